@@ -1,0 +1,464 @@
+"""The `anju` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from anju.config import Settings, SettingsError
+from anju.ingest.decode import iter_csv, iter_ndjson, iter_xlsx, open_text
+from anju.ingest.items import Item
+from anju.ingest.result import BatchResult
+from anju.services import Services, open_services
+from anju.standard.spec import UnknownRecordType, load_standard, record_type
+
+app = typer.Typer(
+    help="Anju 安居 — smart community safety platform", no_args_is_help=True, pretty_exceptions_enable=False
+)
+standard_app = typer.Typer(help="The data standard: record types and fields", no_args_is_help=True)
+quarantine_app = typer.Typer(help="Rejected records: list, show, replay", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema", no_args_is_help=True)
+app.add_typer(standard_app, name="standard")
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+
+class UsageError(Exception):
+    """A mistake in what the user asked for; printed without a traceback, exit code 2."""
+
+
+def _services() -> Services:
+    return open_services(Settings.from_env())
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+# ---- standard ------------------------------------------------------------------------------------------
+@standard_app.command("list")
+def standard_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The 12 record types."""
+    types = load_standard()
+    if as_json:
+        _print_json(
+            [
+                {
+                    "slug": t.slug,
+                    "section": t.section,
+                    "title_zh": t.title_zh,
+                    "title_en": t.title_en,
+                    "fields": len(t.fields),
+                    "required": sum(f.required for f in t.fields),
+                }
+                for t in types.values()
+            ]
+        )
+        return
+    table = Table(title="武汉市智慧平安小区建设数据标准 — record types")
+    for col in ("type", "section", "名称", "title", "fields", "required"):
+        table.add_column(col)
+    for t in types.values():
+        table.add_row(
+            t.slug,
+            t.section,
+            t.title_zh,
+            t.title_en,
+            str(len(t.fields)),
+            str(sum(f.required for f in t.fields)),
+        )
+    out.print(table)
+
+
+@standard_app.command("show")
+def standard_show(
+    type_slug: Annotated[str, typer.Argument(metavar="TYPE")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Every field of one record type, with the resolution of the seed's defects beside it."""
+    t = record_type(type_slug)
+    if as_json:
+        from anju.web.api.standard import type_dict
+
+        _print_json(type_dict(t, fields=True))
+        return
+    table = Table(title=f"{t.slug} — {t.title_zh} / {t.title_en} ({t.section})", show_lines=False)
+    for col in ("seq", "code", "名称", "name", "type", "req", "dict", "personal", "check", "resolution"):
+        table.add_column(col, overflow="fold")
+    for f in t.fields:
+        table.add_row(
+            str(f.seq),
+            f.code,
+            f.zh,
+            f.en,
+            f.type_text(),
+            "必填" if f.required else "",
+            f.dictionary or "",
+            f.personal or "",
+            f.check or "",
+            f.resolution or f.reading or "",
+        )
+    out.print(table)
+    if t.resolution:
+        out.print(f"[bold]Table note:[/bold] {t.resolution}")
+    for r in t.cross:
+        out.print(f"cross rule: {r.kind} {r.params}")
+
+
+# ---- ingest --------------------------------------------------------------------------------------------
+class FileFormat(StrEnum):
+    ndjson = "ndjson"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+def _guess_format(path: Path) -> FileFormat:
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        return FileFormat.csv
+    if suffix in (".xlsx", ".xlsm"):
+        return FileFormat.xlsx
+    if suffix in (".ndjson", ".jsonl", ".json"):
+        return FileFormat.ndjson
+    raise UsageError(
+        f"cannot tell the format of {path.name} from its suffix {suffix!r}; give --format ndjson, csv or xlsx"
+    )
+
+
+def _binary_lines(path: Path, progress: Progress, task: Any) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        for line in fh:
+            progress.advance(task, len(line))
+            yield line
+
+
+def _items(path: Path, fmt: FileFormat, encoding: str, progress: Progress, task: Any) -> Iterator[Item]:
+    if fmt is FileFormat.ndjson:
+        return iter_ndjson(_binary_lines(path, progress, task))
+    if fmt is FileFormat.csv:
+
+        def rows() -> Iterator[Item]:
+            with open_text(path, encoding) as fh:
+                for item in iter_csv(fh):
+                    progress.update(task, completed=fh.buffer.tell() if hasattr(fh, "buffer") else 0)
+                    yield item
+
+        return rows()
+
+    def sheet() -> Iterator[Item]:
+        for item in iter_xlsx(path):
+            progress.update(task, completed=item.index)
+            yield item
+
+    return sheet()
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    type_slug: Annotated[str, typer.Option("--type", help="record type, e.g. access_swipe")],
+    fmt: Annotated[FileFormat | None, typer.Option("--format", help="default: from the file suffix")] = None,
+    estate: Annotated[str | None, typer.Option("--estate", help="estate (小区) code")] = None,
+    encoding: Annotated[str, typer.Option(help="text encoding of CSV files (e.g. gb18030)")] = "utf-8-sig",
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object with the counts")] = False,
+) -> None:
+    """Import a file of records (NDJSON, CSV or XLSX) through the ingestion pipeline."""
+    rtype = record_type(type_slug)
+    fmt = fmt or _guess_format(file)
+    svc = _services()
+    total_size = file.stat().st_size
+    if fmt is FileFormat.xlsx:
+        from openpyxl import load_workbook
+
+        wb = load_workbook(file, read_only=True)
+        total_size = wb.active.max_row if wb.active is not None and wb.active.max_row else 0
+        wb.close()
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        MofNCompleteColumn() if fmt is FileFormat.xlsx else TextColumn(""),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[counts]}"),
+    ]
+    started = datetime.now(UTC)
+    try:
+        with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
+            task = progress.add_task(f"导入 {file.name}", total=total_size or None, counts="")
+
+            def on_batch(_: BatchResult, __: Item) -> None:
+                progress.update(task, counts=f"入库 {result_box[0].accepted:,}")
+
+            result_box = [BatchResult(rtype.slug)]
+            items = _items(file, fmt, encoding, progress, task)
+            result = svc.pipeline.ingest_stream(
+                rtype.slug,
+                _counting(items, result_box),
+                source=f"file:{file.name}",
+                estate=estate,
+                on_batch=on_batch,
+            )
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{file.name} is not valid {encoding} text at byte {exc.start}; "
+            "give --encoding gb18030 for files saved by Chinese Excel"
+        ) from None
+    finally:
+        svc.close()
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    summary = result.to_dict()
+    summary.update(
+        file=str(file),
+        format=fmt.value,
+        seconds=round(seconds, 3),
+        records_per_second=round(result.received / seconds) if seconds else None,
+    )
+    if as_json:
+        _print_json(summary)
+        return
+    _print_result(result, seconds)
+
+
+def _counting(items: Iterator[Item], box: list[BatchResult]) -> Iterator[Item]:
+    for item in items:
+        box[0].received += 1
+        yield item
+
+
+def _print_result(result: BatchResult, seconds: float) -> None:
+    out.print(
+        f"[bold]{result.record_type}[/bold]: received {result.received:,} · [green]stored {result.accepted:,}"
+        f"[/green] · duplicates {result.duplicates:,} · [red]quarantined {result.rejected:,}[/red]"
+        f" (conflicts {result.conflicts:,}) · warnings {result.warnings:,} · {seconds:.1f} s"
+    )
+    for r in result.rejects[:20]:
+        first = r.errors[0] if r.errors else {}
+        out.print(
+            f"  #{r.index} ID={r.record_id} → quarantine {r.quarantine_id}: {first.get('message_zh', '')}"
+        )
+    if result.rejected > 20:
+        out.print(f"  … and {result.rejected - 20:,} more: anju quarantine list")
+
+
+# ---- quarantine ----------------------------------------------------------------------------------------
+@quarantine_app.command("list")
+def quarantine_list(
+    type_slug: Annotated[str | None, typer.Option("--type")] = None,
+    status: Annotated[str, typer.Option(help="open, released or any")] = "open",
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Quarantined records with their first finding."""
+    if status not in ("open", "released", "any"):
+        raise UsageError(f"--status {status!r}: expected open, released or any")
+    if type_slug:
+        record_type(type_slug)
+    svc = _services()
+    try:
+        total, entries = svc.quarantine.list(
+            status=None if status == "any" else status, record_type=type_slug, limit=limit
+        )
+    finally:
+        svc.close()
+    if as_json:
+        _print_json({"total": total, "entries": [e.to_dict() for e in entries]})
+        return
+    table = Table(title=f"隔离区 quarantine — {total:,} {status}")
+    for col in ("id", "type", "record ID", "reason", "status", "seen", "first finding"):
+        table.add_column(col, overflow="fold")
+    for e in entries:
+        first = e.errors[0]["message_zh"] if e.errors else ""
+        table.add_row(
+            str(e.id), e.record_type, e.record_id or "", e.reason, e.status, str(e.seen_count), first
+        )
+    out.print(table)
+
+
+@quarantine_app.command("show")
+def quarantine_show(entry_id: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """One quarantined record: its raw payload and every finding."""
+    svc = _services()
+    try:
+        entry = svc.quarantine.get(entry_id)
+    finally:
+        svc.close()
+    if entry is None:
+        raise UsageError(f"no quarantine entry {entry_id}")
+    if as_json:
+        _print_json(entry.to_dict(with_raw=True))
+        return
+    out.print(
+        f"[bold]quarantine {entry.id}[/bold] {entry.record_type} ID={entry.record_id} "
+        f"reason={entry.reason} status={entry.status} seen={entry.seen_count} source={entry.source}"
+    )
+    for e in entry.errors:
+        out.print(f"  [{e['severity']}] {e['code']}: {e['message_zh']}\n      {e['message_en']}")
+    out.print("raw:", entry.raw if entry.raw_encoding == "utf-8" else f"(base64) {entry.raw}", markup=False)
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(
+    entry_ids: Annotated[list[int] | None, typer.Argument(metavar="[ID]...")] = None,
+    replay_all: Annotated[bool, typer.Option("--all", help="replay every open entry")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Validate quarantined records again (after fixing data or dictionaries); release those that pass."""
+    if bool(entry_ids) == replay_all:
+        raise UsageError("give quarantine entry IDs or --all (not both)")
+    svc = _services()
+    try:
+        total, _ = svc.quarantine.list(status="open", limit=1)
+        with Progress(
+            TextColumn("重放 replay"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as progress:
+            task = progress.add_task("replay", total=len(entry_ids) if entry_ids else total)
+            result = svc.quarantine.replay(
+                None if replay_all else entry_ids, progress=lambda n: progress.advance(task, n)
+            )
+    finally:
+        svc.close()
+    summary = result.to_dict()
+    summary.update(released=result.accepted + result.duplicates, still_quarantined=result.rejected)
+    if as_json:
+        _print_json(summary)
+        return
+    out.print(
+        f"replayed {result.received:,}: [green]released {result.accepted + result.duplicates:,}[/green]"
+        f" (stored {result.accepted:,}, already stored {result.duplicates:,}) · "
+        f"[red]still quarantined {result.rejected:,}[/red]"
+    )
+
+
+# ---- export --------------------------------------------------------------------------------------------
+class ExportFormat(StrEnum):
+    ndjson = "ndjson"
+    csv = "csv"
+
+
+@app.command()
+def export(
+    type_slug: Annotated[str, typer.Option("--type", help="record type")],
+    since: Annotated[
+        str | None, typer.Option(help="received at or after: ISO 8601, or local YYYY-MM-DD HH:MM:SS")
+    ] = None,
+    fmt: Annotated[ExportFormat, typer.Option("--format")] = ExportFormat.ndjson,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="file to write (default: standard output)")
+    ] = None,
+) -> None:
+    """Export stored records upward in the data standard's field codes and formats."""
+    from anju.standard.checks import CheckFailed, parse_datetime
+    from anju.standard.export import iter_records, write_csv, write_ndjson
+
+    rtype = record_type(type_slug)
+    settings = Settings.from_env()
+    since_utc = None
+    if since is not None:
+        try:
+            since_utc = parse_datetime(since, tz=settings.timezone)
+        except CheckFailed as exc:
+            raise UsageError(f"--since {since!r}: {exc.en}") from None
+    svc = _services()
+    try:
+        records = iter_records(svc.db, svc.settings, rtype.slug, since=since_utc)
+        if fmt is ExportFormat.ndjson:
+            if output is None:
+                n = write_ndjson(records, sys.stdout.buffer)
+            else:
+                with output.open("wb") as fh:
+                    n = write_ndjson(records, fh)
+        elif output is None:
+            n = write_csv(rtype.slug, records, sys.stdout)
+        else:
+            with output.open("w", encoding="utf-8", newline="") as fh:
+                n = write_csv(rtype.slug, records, fh)
+    finally:
+        svc.close()
+    err.print(f"exported {n:,} {rtype.slug} records")
+
+
+# ---- db, serve, demo -----------------------------------------------------------------------------------
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema to the newest migration."""
+    svc = _services()
+    try:
+        out.print(f"schema at {svc.db.current_revision()} ({svc.db.dialect})")
+    finally:
+        svc.close()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+) -> None:
+    """Serve the API (and /docs) on the configured database."""
+    import uvicorn
+
+    from anju.web.app import create_app
+
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    records: Annotated[int, typer.Option(min=1, max=100_000, help="sample records per type")] = 50,
+) -> None:
+    """Load sample records of every type (with a few planted defects) and serve the API."""
+    import uvicorn
+
+    from anju.standard.samples import demo_items
+    from anju.web.app import create_app
+
+    svc = _services()
+    for slug in load_standard():
+        r = svc.pipeline.ingest(slug, demo_items(slug, records), source="demo")
+        out.print(
+            f"  {slug:<24} stored {r.accepted:>4} · duplicates {r.duplicates:>4} · quarantined {r.rejected:>3}"
+        )
+    out.print(
+        f"\n[bold green]Anju 安居[/bold green] serving on http://{host}:{port}  ·  API docs: "
+        f"http://{host}:{port}/docs  ·  database: {svc.settings.database_url}\nCtrl-C stops it."
+    )
+    uvicorn.run(create_app(svc), host=host, port=port, log_level="warning")
+    svc.close()
+
+
+def main() -> None:
+    try:
+        app()
+    except (UsageError, SettingsError, UnknownRecordType) as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""In-process publication of stored records, after their batch has committed.
+
+Later modules (the alarm engine, the registry projection) subscribe here. A subscriber's failure is logged
+and never undoes or blocks ingestion: the records are already safely stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecords:
+    record_type: str
+    estate: str | None
+    source: str
+    records: list[dict[str, Any]]  # field code -> normalised value (dates in UTC), one dict per record
+
+
+Subscriber = Callable[[StoredRecords], None]
+
+
+class Bus:
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        self._subscribers.append(fn)
+        return lambda: self._subscribers.remove(fn)
+
+    @property
+    def active(self) -> bool:
+        return bool(self._subscribers)
+
+    def publish(self, event: StoredRecords) -> None:
+        for fn in list(self._subscribers):
+            try:
+                fn(event)
+            except Exception:
+                log.exception(
+                    "subscriber %r failed on %d %s records", fn, len(event.records), event.record_type
+                )

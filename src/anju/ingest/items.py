@@ -1,0 +1,51 @@
+"""What a decoder hands the pipeline: one record as decoded, with its raw form kept for quarantine."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from anju.standard.issues import Issue
+
+
+class _Undecodable:
+    def __repr__(self) -> str:
+        return "UNDECODABLE"
+
+
+UNDECODABLE: Any = _Undecodable()
+
+
+@dataclass(slots=True)
+class Item:
+    index: int  # position in the batch, or line/row number in a file (1-based for files)
+    raw: bytes  # exactly what arrived for this record (a line, an array element re-serialised, a row)
+    obj: Any = UNDECODABLE
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def decoded(self) -> bool:
+        return self.obj is not UNDECODABLE
+
+
+def raw_digest(raw: bytes) -> str:
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+def raw_text(raw: bytes) -> tuple[str, str]:
+    """(text, encoding) for storing a raw payload: UTF-8 as is, anything else as base64."""
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        import base64
+
+        return base64.b64encode(raw).decode("ascii"), "base64"
+
+
+def raw_bytes(text: str, encoding: str) -> bytes:
+    if encoding == "base64":
+        import base64
+
+        return base64.b64decode(text)
+    return text.encode("utf-8")

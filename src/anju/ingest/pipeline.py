@@ -1,0 +1,417 @@
+"""The one way data comes in: decode → validate → store valid records → quarantine the rest → publish.
+
+Every source (HTTP, files, MQTT, the simulator) hands batches of Items to `Pipeline.ingest`. A batch is
+one transaction. Records are idempotent on their `ID`: an identical re-send is a duplicate; a different
+payload under a known ID is quarantined as a conflict and the stored record is left untouched. What a
+batch stores is published to in-process subscribers only after it has committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from anju.config import Settings
+from anju.db.database import Database
+from anju.db.engine import WRITE_OPTIONS
+from anju.ingest.bus import Bus, StoredRecords
+from anju.ingest.items import Item, raw_digest, raw_text
+from anju.ingest.result import DETAIL_LIMIT, BatchResult, Rejected, Warned
+from anju.ingest.writer import insert_rows
+from anju.standard.dictionaries import Dictionary, load_dictionaries
+from anju.standard.issues import Issue, make_issue, render
+from anju.standard.spec import RecordType, record_type
+from anju.standard.validate import Outcome, RecordValidator, new_context
+
+Clock = Callable[[], datetime]
+_ID_CHUNK = 500
+_RETRIES = 3
+META_COLUMNS = ("_estate", "_source", "_received_at", "_hash", "_extra")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class _Candidate:
+    item: Item
+    outcome: Outcome
+    quarantine_pk: int | None = None  # set when the candidate comes from a quarantine replay
+
+
+@dataclass(slots=True)
+class _Bad:
+    item: Item
+    record_id: str | None
+    issues: list[Issue]
+    reason: str
+    quarantine_pk: int | None = None
+
+
+class Pipeline:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        bus: Bus | None = None,
+        clock: Clock = utcnow,
+        dictionaries: dict[str, Dictionary] | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.bus = bus or Bus()
+        self.clock = clock
+        self._dicts = dictionaries
+        self._validators: dict[str, RecordValidator] = {}
+
+    # ---- configuration ---------------------------------------------------------------------------------
+    @property
+    def dictionaries(self) -> dict[str, Dictionary]:
+        if self._dicts is None:
+            self._dicts = load_dictionaries(self.settings.dictionaries_dir)
+        return self._dicts
+
+    def reload_dictionaries(self) -> None:
+        """Pick up a deployment's edited dictionaries (before a replay, say)."""
+        self._dicts = None
+        self._validators.clear()
+
+    def validator(self, rtype: RecordType) -> RecordValidator:
+        v = self._validators.get(rtype.slug)
+        if v is None:
+            v = self._validators[rtype.slug] = RecordValidator(rtype, self.dictionaries, self.settings)
+        return v
+
+    # ---- ingestion -------------------------------------------------------------------------------------
+    def ingest(
+        self,
+        type_slug: str,
+        items: Sequence[Item],
+        *,
+        source: str,
+        estate: str | None = None,
+        source_detail: str | None = None,
+    ) -> BatchResult:
+        rtype = record_type(type_slug)
+        now = self.clock()
+        ctx = new_context(now, self.settings)
+        validator = self.validator(rtype)
+        good: list[_Candidate] = []
+        bad: list[_Bad] = []
+        for item in items:
+            if not item.decoded:
+                bad.append(_Bad(item, None, item.issues, "undecodable"))
+                continue
+            out = validator.validate(item.obj, ctx)
+            if out.ok:
+                good.append(_Candidate(item, out))
+            else:
+                bad.append(_Bad(item, out.record_id, out.issues, "invalid"))
+        return self._commit(
+            rtype,
+            good,
+            bad,
+            now,
+            source=source,
+            estate=estate,
+            source_detail=source_detail,
+            received=len(items),
+        )
+
+    def ingest_stream(
+        self,
+        type_slug: str,
+        items: Iterable[Item],
+        *,
+        source: str,
+        estate: str | None = None,
+        on_batch: Callable[[BatchResult, Item], None] | None = None,
+    ) -> BatchResult:
+        """Ingest a long stream in batches of settings.batch_size, each its own transaction."""
+        total = BatchResult(type_slug)
+        batch: list[Item] = []
+        for item in items:
+            batch.append(item)
+            if len(batch) >= self.settings.batch_size:
+                self._flush(type_slug, batch, source, estate, total, on_batch)
+                batch = []
+        if batch:
+            self._flush(type_slug, batch, source, estate, total, on_batch)
+        return total
+
+    def _flush(
+        self,
+        type_slug: str,
+        batch: list[Item],
+        source: str,
+        estate: str | None,
+        total: BatchResult,
+        on_batch: Callable[[BatchResult, Item], None] | None,
+    ) -> None:
+        result = self.ingest(type_slug, batch, source=source, estate=estate)
+        total.merge(result)
+        if on_batch is not None:
+            on_batch(result, batch[-1])
+
+    # ---- the transaction -------------------------------------------------------------------------------
+    def _commit(
+        self,
+        rtype: RecordType,
+        good: list[_Candidate],
+        bad: list[_Bad],
+        now: datetime,
+        *,
+        source: str,
+        estate: str | None,
+        source_detail: str | None,
+        received: int,
+    ) -> BatchResult:
+        for attempt in range(_RETRIES):
+            try:
+                return self._commit_once(
+                    rtype,
+                    good,
+                    bad,
+                    now,
+                    source=source,
+                    estate=estate,
+                    source_detail=source_detail,
+                    received=received,
+                )
+            except IntegrityError:
+                # Another writer stored one of these IDs between our look-up and our insert (PostgreSQL
+                # allows concurrent batches). Classify again against what is stored now.
+                if attempt == _RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _commit_once(
+        self,
+        rtype: RecordType,
+        good: list[_Candidate],
+        bad_in: list[_Bad],
+        now: datetime,
+        *,
+        source: str,
+        estate: str | None,
+        source_detail: str | None,
+        received: int,
+    ) -> BatchResult:
+        result = BatchResult(rtype.slug, received=received, batches=1)
+        bad = list(bad_in)
+        naive_now = now.astimezone(UTC).replace(tzinfo=None)
+        table = self.db.table(rtype.table_name)
+        columns = [f.column for f in rtype.fields] + list(META_COLUMNS)
+        estate_index = (
+            [f.code for f in rtype.fields].index(rtype.estate_field) if rtype.estate_field else None
+        )
+        stored: list[_Candidate] = []
+        released: list[int] = []
+        with self.db.engine.connect().execution_options(**WRITE_OPTIONS) as conn, conn.begin():
+            # Each record is judged against what is stored; a batch's first new version of an ID becomes the
+            # reference for the rest of the batch.
+            reference = self._existing_digests(conn, rtype, list({c.outcome.record_id: None for c in good}))
+            rows: list[list[Any]] = []
+            for cand in good:
+                out = cand.outcome
+                assert out.row is not None and out.record_id is not None
+                known = reference.get(out.record_id)
+                if known is None:
+                    reference[out.record_id] = out.digest or ""
+                    row_estate = estate or (out.row[estate_index] if estate_index is not None else None)
+                    rows.append([*out.row, row_estate, source, naive_now, out.digest, out.extra])
+                    stored.append(cand)
+                    result.accepted += 1
+                elif known == out.digest:
+                    result.duplicates += 1
+                else:
+                    bad.append(self._conflict(cand))
+                    continue
+                if cand.quarantine_pk is not None:
+                    released.append(cand.quarantine_pk)
+                self._note_warnings(result, cand)
+            insert_rows(conn, table, columns, rows)
+            for entry in bad:
+                self._quarantine(conn, rtype, entry, result, naive_now, source, estate, source_detail)
+            if released:
+                q = self.db.table("quarantine")
+                conn.execute(
+                    update(q)
+                    .where(q.c.pk.in_(released))
+                    .values(status="released", released_at=naive_now, attempts=q.c.attempts + 1)
+                )
+            conn.execute(
+                insert(self.db.table("ingest_batch")).values(
+                    record_type=rtype.slug,
+                    source=source,
+                    estate=estate,
+                    started_at=naive_now,
+                    finished_at=utcnow().replace(tzinfo=None),
+                    received=received,
+                    accepted=result.accepted,
+                    duplicates=result.duplicates,
+                    rejected=result.rejected,
+                    conflicts=result.conflicts,
+                    warnings=result.warnings,
+                )
+            )
+        if stored and self.bus.active:
+            self.bus.publish(
+                StoredRecords(
+                    rtype.slug,
+                    estate,
+                    source,
+                    [
+                        dict(zip([f.code for f in rtype.fields], c.outcome.row or (), strict=True))
+                        for c in stored
+                    ],
+                )
+            )
+        return result
+
+    @staticmethod
+    def _conflict(cand: _Candidate) -> _Bad:
+        zh, en = render("id_conflict")
+        issue = make_issue("id_conflict", zh, en, field="ID", value=cand.outcome.record_id)
+        return _Bad(
+            cand.item, cand.outcome.record_id, [issue, *cand.outcome.issues], "conflict", cand.quarantine_pk
+        )
+
+    @staticmethod
+    def _note_warnings(result: BatchResult, cand: _Candidate) -> None:
+        if cand.outcome.issues:
+            result.warnings += 1
+            if len(result.warned) < DETAIL_LIMIT:
+                result.warned.append(
+                    Warned(
+                        cand.item.index, cand.outcome.record_id, [i.to_dict() for i in cand.outcome.issues]
+                    )
+                )
+
+    def _existing_digests(self, conn: Connection, rtype: RecordType, ids: list[str | None]) -> dict[str, str]:
+        table = self.db.table(rtype.table_name)
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), _ID_CHUNK):
+            chunk = ids[start : start + _ID_CHUNK]
+            for rid, digest in conn.execute(select(table.c.id, table.c._hash).where(table.c.id.in_(chunk))):
+                found[rid] = digest
+        return found
+
+    def _quarantine(
+        self,
+        conn: Connection,
+        rtype: RecordType,
+        entry: _Bad,
+        result: BatchResult,
+        now: datetime,
+        source: str,
+        estate: str | None,
+        source_detail: str | None,
+    ) -> None:
+        q = self.db.table("quarantine")
+        errors = [i.to_dict() for i in entry.issues]
+        if entry.reason == "conflict":
+            result.conflicts += 1
+        if entry.quarantine_pk is not None:  # a replay that still fails: record the new findings
+            conn.execute(
+                update(q)
+                .where(q.c.pk == entry.quarantine_pk)
+                .values(errors=errors, reason=entry.reason, attempts=q.c.attempts + 1, last_seen_at=now)
+            )
+            result.rejected += 1
+            self._add_reject(
+                result,
+                Rejected(
+                    entry.item.index,
+                    entry.record_id,
+                    entry.quarantine_pk,
+                    entry.reason,
+                    errors,
+                    already_quarantined=True,
+                ),
+            )
+            return
+        digest = raw_digest(entry.item.raw)
+        pk = conn.execute(
+            select(q.c.pk).where(q.c.record_type == rtype.slug, q.c.raw_hash == digest)
+        ).scalar()
+        if pk is not None:
+            # The very same payload was quarantined before: a re-send, counted as a duplicate.
+            conn.execute(
+                update(q).where(q.c.pk == pk).values(seen_count=q.c.seen_count + 1, last_seen_at=now)
+            )
+            result.duplicates += 1
+            if entry.reason == "conflict":
+                result.conflicts -= 1
+            self._add_reject(
+                result,
+                Rejected(
+                    entry.item.index, entry.record_id, pk, entry.reason, errors, already_quarantined=True
+                ),
+            )
+            return
+        text, encoding = raw_text(entry.item.raw)
+        pk = conn.execute(
+            insert(q)
+            .values(
+                record_type=rtype.slug,
+                record_id=(entry.record_id or None) and str(entry.record_id)[:200],
+                reason=entry.reason,
+                status="open",
+                source=source,
+                source_detail=source_detail,
+                estate=estate,
+                raw=text,
+                raw_encoding=encoding,
+                raw_hash=digest,
+                errors=errors,
+                received_at=now,
+                last_seen_at=now,
+                seen_count=1,
+                attempts=0,
+            )
+            .returning(q.c.pk)
+        ).scalar_one()
+        result.rejected += 1
+        self._add_reject(result, Rejected(entry.item.index, entry.record_id, pk, entry.reason, errors))
+
+    @staticmethod
+    def _add_reject(result: BatchResult, rejected: Rejected) -> None:
+        if len(result.rejects) < DETAIL_LIMIT:
+            result.rejects.append(rejected)
+
+    # ---- replay ----------------------------------------------------------------------------------------
+    def replay(
+        self, type_slug: str, entries: list[tuple[int, Item]], *, source: str, estate: str | None
+    ) -> BatchResult:
+        """Validate quarantined payloads again (after the data or dictionaries were fixed)."""
+        rtype = record_type(type_slug)
+        now = self.clock()
+        ctx = new_context(now, self.settings)
+        validator = self.validator(rtype)
+        good: list[_Candidate] = []
+        bad: list[_Bad] = []
+        for pk, item in entries:
+            if not item.decoded:
+                bad.append(_Bad(item, None, item.issues, "undecodable", pk))
+                continue
+            out = validator.validate(item.obj, ctx)
+            if out.ok:
+                good.append(_Candidate(item, out, pk))
+            else:
+                bad.append(_Bad(item, out.record_id, out.issues, "invalid", pk))
+        return self._commit(
+            rtype, good, bad, now, source=source, estate=estate, source_detail=None, received=len(entries)
+        )
+
+
+def count_rows(db: Database, table_name: str) -> int:
+    with db.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(db.table(table_name))).scalar_one())

@@ -1,0 +1,70 @@
+"""The quarantine: look at rejected records and replay them after fixing data or dictionaries."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field, model_validator
+
+from anju.services import Services
+from anju.web.deps import known_type, services
+from anju.web.errors import ApiError
+
+router = APIRouter(prefix="/api/v1/quarantine", tags=["quarantine"])
+
+
+class ReplayRequest(BaseModel):
+    ids: list[int] | None = Field(default=None, description="entries to replay", max_length=100_000)
+    all: bool = Field(default=False, description="replay every open entry")
+
+    @model_validator(mode="after")
+    def one_of(self) -> ReplayRequest:
+        if (self.ids is None) == (not self.all):
+            raise ValueError("give either ids or all=true, not both and not neither")
+        return self
+
+
+@router.get("", summary="Quarantined records")
+async def list_entries(
+    svc: Annotated[Services, Depends(services)],
+    status: Annotated[Literal["open", "released", "any"], Query()] = "open",
+    record_type: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    if record_type is not None:
+        known_type(record_type)
+    total, entries = await run_in_threadpool(
+        svc.quarantine.list,
+        status=None if status == "any" else status,
+        record_type=record_type,
+        limit=limit,
+        offset=offset,
+    )
+    return {"total": total, "entries": [e.to_dict() for e in entries]}
+
+
+@router.get("/{entry_id}", summary="One quarantined record with its raw payload")
+async def show_entry(entry_id: int, svc: Annotated[Services, Depends(services)]) -> dict[str, Any]:
+    entry = await run_in_threadpool(svc.quarantine.get, entry_id)
+    if entry is None:
+        raise ApiError(
+            404,
+            "quarantine_entry_not_found",
+            f"隔离区中没有编号 {entry_id} 的记录",
+            f"no quarantine entry {entry_id}",
+            field="entry_id",
+            value=entry_id,
+        )
+    return entry.to_dict(with_raw=True)
+
+
+@router.post("/replay", summary="Validate quarantined records again; release those that now pass")
+async def replay(request: ReplayRequest, svc: Annotated[Services, Depends(services)]) -> dict[str, Any]:
+    result = await run_in_threadpool(svc.quarantine.replay, None if request.all else request.ids)
+    out = result.to_dict()
+    out["released"] = result.accepted + result.duplicates
+    out["still_quarantined"] = result.rejected
+    return out

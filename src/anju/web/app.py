@@ -1,0 +1,54 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from anju import __version__
+from anju.services import Services, open_services
+from anju.web import errors
+from anju.web.api import quarantine, records, standard
+
+
+def create_app(services: Services | None = None) -> FastAPI:
+    """An app over the given services, or over services opened from the environment at start-up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services or open_services()
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.services.close()
+
+    app = FastAPI(
+        title="Anju 安居 — smart community safety platform",
+        version=__version__,
+        description="Ingestion in the Wuhan smart-safe-estate data standard (武汉市智慧平安小区建设数据标准), "
+        "quarantine and replay, export.",
+        lifespan=lifespan,
+    )
+    if services is not None:
+        app.state.services = services
+    errors.install(app)
+    app.include_router(records.router)
+    app.include_router(standard.router)
+    app.include_router(quarantine.router)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness and database reachability")
+    async def healthz() -> dict[str, Any]:
+        svc: Services = app.state.services
+        return {
+            "status": "ok",
+            "version": __version__,
+            "database": svc.db.dialect,
+            "schema": svc.db.current_revision(),
+        }
+
+    return app

@@ -1,0 +1,108 @@
+"""Shared fixtures: a real SQLite file and a real PostgreSQL database for every storage test.
+
+PostgreSQL tests use a fresh database on the server named by ANJU_TEST_PG_URL (default
+postgresql://127.0.0.1:5432/test). Without a reachable server they skip with the reason, unless
+ANJU_REQUIRE_SERVICES=1 (as in CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from anju.config import Settings
+from anju.services import Services, open_services
+
+PG_URL = os.environ.get("ANJU_TEST_PG_URL", "postgresql://127.0.0.1:5432/test")
+
+
+def services_required() -> bool:
+    return os.environ.get("ANJU_REQUIRE_SERVICES") == "1"
+
+
+def _pg_admin() -> object:
+    import psycopg
+
+    try:
+        return psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        reason = (
+            f"PostgreSQL not reachable at {PG_URL} ({str(exc).strip().splitlines()[0]}); set ANJU_TEST_PG_URL"
+        )
+        if services_required():
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL database, dropped afterwards."""
+    from sqlalchemy.engine import make_url
+
+    admin = _pg_admin()
+    name = f"anju_t_{uuid.uuid4().hex[:10]}"
+    admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[attr-defined]
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[attr-defined]
+        admin.close()  # type: ignore[attr-defined]
+
+
+@contextmanager
+def fresh_database(like_url: str, tmp_path: Path, tag: str) -> Iterator[str]:
+    """A second empty database of the same kind as `like_url`."""
+    if like_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / f'{tag}.db'}"
+        return
+    with fresh_pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    with fresh_pg_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'anju.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+def make_settings(tmp_path: Path, database_url: str) -> Settings:
+    data = tmp_path / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    return Settings(data_dir=data, database_url=database_url)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url)
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    svc = open_services(settings)
+    try:
+        yield svc
+    finally:
+        svc.close()
+
+
+@pytest.fixture
+def sqlite_services(tmp_path: Path) -> Iterator[Services]:
+    """SQLite only: for behaviour that does not depend on the database."""
+    svc = open_services(make_settings(tmp_path, f"sqlite:///{tmp_path / 'anju.db'}"))
+    try:
+        yield svc
+    finally:
+        svc.close()
