@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from anju import __version__
 from anju.services import Services, open_services
-from anju.web import errors
+from anju.web import docs, errors
 from anju.web.api import quarantine, records, standard
 
 
@@ -33,10 +33,13 @@ def create_app(services: Services | None = None) -> FastAPI:
         description="Ingestion in the Wuhan smart-safe-estate data standard (武汉市智慧平安小区建设数据标准), "
         "quarantine and replay, export.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     if services is not None:
         app.state.services = services
     errors.install(app)
+    docs.install(app)
     app.include_router(records.router)
     app.include_router(standard.router)
     app.include_router(quarantine.router)
