@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from openpyxl.utils.exceptions import InvalidFileException
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -25,8 +27,10 @@ from rich.table import Table
 from anju.config import Settings, SettingsError
 from anju.ingest.decode import iter_csv, iter_ndjson, iter_xlsx, open_text
 from anju.ingest.items import Item
+from anju.ingest.pipeline import EstateInvalid, check_estate
 from anju.ingest.result import BatchResult
 from anju.services import Services, open_services
+from anju.standard.dictionaries import DictionaryError
 from anju.standard.spec import UnknownRecordType, load_standard, record_type
 
 app = typer.Typer(
@@ -39,8 +43,10 @@ app.add_typer(standard_app, name="standard")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(db_app, name="db")
 
-out = Console()
-err = Console(stderr=True)
+# Piped output (scripts, grep, CI logs) must not be wrapped or folded at 80 columns.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 240)
+err = Console(stderr=True, soft_wrap=True)
+MAX_ENTRY_ID = 2**31 - 1
 
 
 class UsageError(Exception):
@@ -104,7 +110,7 @@ def standard_show(
         return
     table = Table(title=f"{t.slug} — {t.title_zh} / {t.title_en} ({t.section})", show_lines=False)
     for col in ("seq", "code", "名称", "name", "type", "req", "dict", "personal", "check", "resolution"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=col in ("seq", "code", "type", "req", "dict"))
     for f in t.fields:
         table.add_row(
             str(f.seq),
@@ -184,15 +190,12 @@ def ingest(
 ) -> None:
     """Import a file of records (NDJSON, CSV or XLSX) through the ingestion pipeline."""
     rtype = record_type(type_slug)
+    check_estate(estate)
     fmt = fmt or _guess_format(file)
     svc = _services()
     total_size = file.stat().st_size
     if fmt is FileFormat.xlsx:
-        from openpyxl import load_workbook
-
-        wb = load_workbook(file, read_only=True)
-        total_size = wb.active.max_row if wb.active is not None and wb.active.max_row else 0
-        wb.close()
+        total_size = _xlsx_rows(file)
     columns = [
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -237,6 +240,21 @@ def ingest(
         _print_json(summary)
         return
     _print_result(result, seconds)
+
+
+def _xlsx_rows(file: Path) -> int:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(file, read_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError) as exc:
+        raise UsageError(
+            f"{file.name} is not a readable XLSX workbook ({exc}); "
+            "give --format ndjson or csv if it is not a spreadsheet"
+        ) from None
+    rows = wb.active.max_row if wb.active is not None and wb.active.max_row else 0
+    wb.close()
+    return rows
 
 
 def _counting(items: Iterator[Item], box: list[BatchResult]) -> Iterator[Item]:
@@ -295,7 +313,10 @@ def quarantine_list(
 
 
 @quarantine_app.command("show")
-def quarantine_show(entry_id: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def quarantine_show(
+    entry_id: Annotated[int, typer.Argument(min=1, max=MAX_ENTRY_ID)],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """One quarantined record: its raw payload and every finding."""
     svc = _services()
     try:
@@ -318,7 +339,7 @@ def quarantine_show(entry_id: int, as_json: Annotated[bool, typer.Option("--json
 
 @quarantine_app.command("replay")
 def quarantine_replay(
-    entry_ids: Annotated[list[int] | None, typer.Argument(metavar="[ID]...")] = None,
+    entry_ids: Annotated[list[int] | None, typer.Argument(metavar="[ID]...", min=1, max=MAX_ENTRY_ID)] = None,
     replay_all: Annotated[bool, typer.Option("--all", help="replay every open entry")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -453,10 +474,11 @@ def demo(
 
 
 def main() -> None:
+    # typer reports its own parameter errors (exit 2, no traceback); Anju's own mistakes print one line.
     try:
         app()
-    except (UsageError, SettingsError, UnknownRecordType) as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+    except (UsageError, SettingsError, UnknownRecordType, DictionaryError, EstateInvalid) as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
         raise SystemExit(2) from None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,18 +35,17 @@ def raw_digest(raw: bytes) -> str:
 
 
 def raw_text(raw: bytes) -> tuple[str, str]:
-    """(text, encoding) for storing a raw payload: UTF-8 as is, anything else as base64."""
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        import base64
-
-        return base64.b64encode(raw).decode("ascii"), "base64"
+    """(text, encoding) for storing a raw payload: UTF-8 as is; anything else, or text with NUL (which
+    PostgreSQL text cannot hold), as base64."""
+    if b"\x00" not in raw:
+        try:
+            return raw.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(raw).decode("ascii"), "base64"
 
 
 def raw_bytes(text: str, encoding: str) -> bytes:
     if encoding == "base64":
-        import base64
-
         return base64.b64decode(text)
     return text.encode("utf-8")

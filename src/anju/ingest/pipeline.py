@@ -8,6 +8,7 @@ batch stores is published to in-process subscribers only after it has committed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,8 +35,32 @@ _RETRIES = 3
 META_COLUMNS = ("_estate", "_source", "_received_at", "_hash", "_extra")
 
 
+ESTATE_CODE = re.compile(r"^[A-Za-z0-9_\-]{1,40}$")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class EstateInvalid(ValueError):
+    """An estate code given by a caller (query parameter, option, topic) is not a valid code."""
+
+    def __init__(self, estate: str) -> None:
+        super().__init__(f"estate={estate[:80]!r} is invalid: expected 1-40 letters, digits, _ or -")
+        self.estate = estate
+
+
+def check_estate(estate: str | None) -> str | None:
+    if estate is None or ESTATE_CODE.match(estate):
+        return estate
+    raise EstateInvalid(estate)
+
+
+def _printable_id(record_id: str | None) -> str | None:
+    """A record ID as the quarantine can index it: at most 200 characters, no NUL."""
+    if not record_id:
+        return None
+    return str(record_id)[:200].replace("\x00", "\ufffd")
 
 
 @dataclass(slots=True)
@@ -100,6 +125,7 @@ class Pipeline:
         source_detail: str | None = None,
     ) -> BatchResult:
         rtype = record_type(type_slug)
+        estate = check_estate(estate)
         now = self.clock()
         ctx = new_context(now, self.settings)
         validator = self.validator(rtype)

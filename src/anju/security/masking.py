@@ -6,6 +6,7 @@ shared/reference/codes-crypto-masking.md §3 (phone 3+4, ID number 1+2, name kee
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 
@@ -66,3 +67,18 @@ def mask(kind: str | None, value: str) -> str:
     if kind is None:
         return value
     return MASKERS.get(kind, mask_opaque)(value)
+
+
+# Digit runs shaped like a mainland mobile number or an ID number (18 or 15 characters), not inside a
+# longer run of digits.
+_EMBEDDED = re.compile(r"(?<![0-9])(?:\d{17}[\dXx]|\d{15}|1[3-9]\d{9})(?![0-9Xx])")
+
+
+def mask_embedded_identifiers(text: str) -> str:
+    """Mask phone- and ID-number-shaped runs inside free text (values that are not marked personal)."""
+
+    def one(m: re.Match[str]) -> str:
+        found = m.group(0)
+        return mask_phone(found) if len(found) == 11 else mask_id_number(found)
+
+    return _EMBEDDED.sub(one, text)

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import yaml
 
-from anju.security.masking import mask
+from anju.security.masking import mask, mask_embedded_identifiers
 
 Severity = Literal["error", "warning"]
 _MAX_SHOWN = 80
@@ -41,8 +41,8 @@ def shown_value(value: object, personal: str | None) -> str | None:
     if value is None:
         return None
     text = value if isinstance(value, str) else repr(value)
-    if personal is not None:
-        text = mask(personal, text)
+    # A phone or ID number can land in any field (a mistyped column); it is masked wherever it appears.
+    text = mask(personal, text) if personal is not None else mask_embedded_identifiers(text)
     if len(text) > _MAX_SHOWN:
         return f"{text[:_MAX_SHOWN]}…（共 {len(text)} 字符）"
     return text

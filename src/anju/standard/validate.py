@@ -106,6 +106,8 @@ class RecordValidator:
                 s = str(v)
             else:
                 raise _fail("type_text", got=describe_type(v))
+            if "\x00" in s:
+                raise _fail("text_nul")
             n = len(s)
             if n > quick:
                 size = n if s.isascii() else len(s.encode(encoding, "replace"))

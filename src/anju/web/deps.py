@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 from fastapi import Request
 
+from anju.ingest.pipeline import EstateInvalid, check_estate
 from anju.services import Services
 from anju.standard.spec import RecordType, UnknownRecordType, load_standard, record_type
 from anju.web.errors import ApiError
-
-ESTATE_CODE = re.compile(r"^[A-Za-z0-9_\-]{1,40}$")
 
 
 def services(request: Request) -> Services:
@@ -34,13 +31,15 @@ def known_type(slug: str) -> RecordType:
 
 
 def checked_estate(estate: str | None) -> str | None:
-    if estate is None or ESTATE_CODE.match(estate):
-        return estate
-    raise ApiError(
-        422,
-        "estate_invalid",
-        f"小区编码 estate={estate[:80]!r} 无效：应为 1-40 位字母、数字、_ 或 -",
-        f"estate={estate[:80]!r} is invalid: expected 1-40 letters, digits, _ or -",
-        field="estate",
-        value=estate[:80],
-    )
+    try:
+        return check_estate(estate)
+    except EstateInvalid as exc:
+        shown = exc.estate[:80]
+        raise ApiError(
+            422,
+            "estate_invalid",
+            f"小区编码 estate={shown!r} 无效：应为 1-40 位字母、数字、_ 或 -",
+            f"estate={shown!r} is invalid: expected 1-40 letters, digits, _ or -",
+            field="estate",
+            value=shown,
+        ) from None

@@ -14,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from anju.standard.dictionaries import DictionaryError
+
 log = logging.getLogger(__name__)
 
 
@@ -47,7 +49,7 @@ def install(app: FastAPI) -> None:
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
         for e in exc.errors():
-            loc = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body", "query", "path"))
+            loc = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body", "query", "path")) or "body"
             problems.append({"field": loc, "value": _short(e.get("input")), "expected": e.get("msg")})
         first = problems[0] if problems else {"field": None, "value": None, "expected": ""}
         return JSONResponse(
@@ -60,6 +62,18 @@ def install(app: FastAPI) -> None:
                 problems=problems,
             ),
             status_code=422,
+        )
+
+    @app.exception_handler(DictionaryError)
+    async def dictionary_error(_: Request, exc: DictionaryError) -> JSONResponse:
+        log.error("dictionary override unusable: %s", exc)
+        return JSONResponse(
+            body(
+                "dictionary_invalid",
+                f"字典配置有误，请管理员修正：{exc}",
+                f"a dictionary file is invalid; the administrator must fix it: {exc}",
+            ),
+            status_code=503,
         )
 
     @app.exception_handler(Exception)

@@ -15,8 +15,13 @@ from anju.web.errors import ApiError
 router = APIRouter(prefix="/api/v1/quarantine", tags=["quarantine"])
 
 
+# Quarantine entry ids are 32-bit integers in the database.
+MAX_ENTRY_ID = 2**31 - 1
+EntryId = Annotated[int, Field(ge=1, le=MAX_ENTRY_ID)]
+
+
 class ReplayRequest(BaseModel):
-    ids: list[int] | None = Field(default=None, description="entries to replay", max_length=100_000)
+    ids: list[EntryId] | None = Field(default=None, description="entries to replay", max_length=100_000)
     all: bool = Field(default=False, description="replay every open entry")
 
     @model_validator(mode="after")
@@ -32,7 +37,7 @@ async def list_entries(
     status: Annotated[Literal["open", "released", "any"], Query()] = "open",
     record_type: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ENTRY_ID)] = 0,
 ) -> dict[str, Any]:
     if record_type is not None:
         known_type(record_type)
@@ -48,7 +53,8 @@ async def list_entries(
 
 @router.get("/{entry_id}", summary="One quarantined record with its raw payload")
 async def show_entry(entry_id: int, svc: Annotated[Services, Depends(services)]) -> dict[str, Any]:
-    entry = await run_in_threadpool(svc.quarantine.get, entry_id)
+    in_range = 1 <= entry_id <= MAX_ENTRY_ID
+    entry = await run_in_threadpool(svc.quarantine.get, entry_id) if in_range else None
     if entry is None:
         raise ApiError(
             404,

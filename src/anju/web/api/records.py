@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -91,14 +91,16 @@ async def ingest(
 async def read(
     record_type: str,
     svc: Annotated[Services, Depends(services)],
-    since: Annotated[datetime | None, Query(description="received at or after (ISO 8601)")] = None,
+    since: Annotated[
+        datetime | None, Query(description="received at or after (ISO 8601; without an offset: local time)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     rtype = known_type(record_type)
 
     def fetch() -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        for rec in iter_records(svc.db, svc.settings, rtype.slug, since=_utc(since)):
+        for rec in iter_records(svc.db, svc.settings, rtype.slug, since=_utc(since, svc.settings.timezone)):
             out.append({k: (v.hex() if isinstance(v, bytes) else v) for k, v in rec.items()})
             if len(out) >= limit:
                 break
@@ -108,9 +110,8 @@ async def read(
     return {"record_type": rtype.slug, "count": len(records), "records": records}
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def _utc(value: datetime | None, local: tzinfo) -> datetime | None:
+    """A naive time means local time, as the standard's dates and `anju export --since` do."""
     if value is None:
         return None
-    from datetime import UTC
-
-    return value.astimezone(UTC) if value.tzinfo else value
+    return (value if value.tzinfo else value.replace(tzinfo=local)).astimezone(UTC)
