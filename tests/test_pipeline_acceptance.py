@@ -17,6 +17,7 @@ import yaml
 from sqlalchemy import func, select
 
 from anju.ingest.decode import iter_ndjson
+from anju.ingest.result import BatchResult
 from anju.services import Services
 from anju.standard.samples import Defect, mixed_records
 from anju.standard.spec import load_standard, record_type
@@ -30,9 +31,9 @@ def _write(path: Path, records: list[tuple[dict[str, object], Defect | None]]) -
             fh.write(orjson.dumps(rec) + b"\n")
 
 
-def _ingest_file(svc: Services, slug: str, path: Path) -> object:
-    with path.open("rb") as fh:
-        return svc.pipeline.ingest_stream(slug, iter_ndjson(fh), source=f"file:{path.name}")
+def _ingest_file(svc: Services, slug: str, path: Path) -> BatchResult:
+    with path.open("rb") as fh:  # several transactions per file
+        return svc.pipeline.ingest_stream(slug, iter_ndjson(fh), source=f"file:{path.name}", batch_size=400)
 
 
 def _stored_ids(svc: Services, slug: str) -> set[str]:
@@ -197,3 +198,35 @@ def test_publish_after_commit(sqlite_services: Services) -> None:
     # Nothing new stored: nothing published.
     svc.pipeline.ingest("emergency_call", decode_body(orjson.dumps(records)), source="t")
     assert len(seen) == 1
+
+
+def test_parallel_file_import_matches_single_process(tmp_path: Path, database_url: str) -> None:
+    """Worker processes change only the speed: same counts, same stored rows, same quarantine."""
+    from anju.services import open_services
+    from tests.conftest import fresh_database, make_settings
+
+    outcomes = []
+    for workers in (0, 2):
+        with fresh_database(database_url, tmp_path, f"w{workers}") as url:
+            svc = open_services(make_settings(tmp_path / f"w{workers}", url))
+            try:
+                per_type = []
+                for slug in ("access_swipe", "resident_registration", "vehicle_pass"):
+                    path = tmp_path / f"{slug}.ndjson"
+                    if not path.exists():
+                        _write(path, mixed_records(slug, 700, seed=5, now=datetime.now(UTC)))
+                    with path.open("rb") as fh:
+                        r = svc.pipeline.ingest_ndjson(slug, fh, source="f", workers=workers, batch_size=150)
+                    entries = _open_entries(svc, slug)
+                    per_type.append(
+                        (
+                            (r.received, r.accepted, r.rejected, r.duplicates),
+                            sorted(_stored_ids(svc, slug)),
+                            sorted((e.record_id, x["field"], x["code"]) for e in entries for x in e.errors),
+                        )
+                    )
+                outcomes.append(per_type)
+            finally:
+                svc.close()
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0][0][2] > 0  # the file really had bad records

@@ -25,7 +25,7 @@ from rich.progress import (
 from rich.table import Table
 
 from anju.config import Settings, SettingsError
-from anju.ingest.decode import iter_csv, iter_ndjson, iter_xlsx, open_text
+from anju.ingest.decode import iter_csv, iter_xlsx, open_text
 from anju.ingest.items import Item
 from anju.ingest.pipeline import EstateInvalid, check_estate
 from anju.ingest.result import BatchResult
@@ -158,9 +158,8 @@ def _binary_lines(path: Path, progress: Progress, task: Any) -> Iterator[bytes]:
             yield line
 
 
-def _items(path: Path, fmt: FileFormat, encoding: str, progress: Progress, task: Any) -> Iterator[Item]:
-    if fmt is FileFormat.ndjson:
-        return iter_ndjson(_binary_lines(path, progress, task))
+def _rows(path: Path, fmt: FileFormat, encoding: str, progress: Progress, task: Any) -> Iterator[Item]:
+    """Items from a CSV or XLSX file, advancing the progress bar."""
     if fmt is FileFormat.csv:
 
         def rows() -> Iterator[Item]:
@@ -187,6 +186,12 @@ def ingest(
     estate: Annotated[str | None, typer.Option("--estate", help="estate (小区) code")] = None,
     encoding: Annotated[str, typer.Option(help="text encoding of CSV files (e.g. gb18030)")] = "utf-8-sig",
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object with the counts")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0, max=64, help="validating worker processes (default: ANJU_INGEST_WORKERS or one per core)"
+        ),
+    ] = None,
 ) -> None:
     """Import a file of records (NDJSON, CSV or XLSX) through the ingestion pipeline."""
     rtype = record_type(type_slug)
@@ -209,18 +214,30 @@ def ingest(
         with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
             task = progress.add_task(f"导入 {file.name}", total=total_size or None, counts="")
 
-            def on_batch(_: BatchResult, __: Item) -> None:
-                progress.update(task, counts=f"入库 {result_box[0].accepted:,}")
+            so_far = BatchResult(rtype.slug)
 
-            result_box = [BatchResult(rtype.slug)]
-            items = _items(file, fmt, encoding, progress, task)
-            result = svc.pipeline.ingest_stream(
-                rtype.slug,
-                _counting(items, result_box),
-                source=f"file:{file.name}",
-                estate=estate,
-                on_batch=on_batch,
-            )
+            def on_batch(batch: BatchResult) -> None:
+                so_far.merge(batch)
+                progress.update(task, counts=f"入库 {so_far.accepted:,} · 隔离 {so_far.rejected:,}")
+
+            source = f"file:{file.name}"
+            if fmt is FileFormat.ndjson:
+                result = svc.pipeline.ingest_ndjson(
+                    rtype.slug,
+                    _binary_lines(file, progress, task),
+                    source=source,
+                    estate=estate,
+                    on_batch=on_batch,
+                    workers=svc.settings.ingest_workers if workers is None else workers,
+                )
+            else:
+                result = svc.pipeline.ingest_stream(
+                    rtype.slug,
+                    _rows(file, fmt, encoding, progress, task),
+                    source=source,
+                    estate=estate,
+                    on_batch=on_batch,
+                )
     except UnicodeDecodeError as exc:
         raise UsageError(
             f"{file.name} is not valid {encoding} text at byte {exc.start}; "
@@ -255,12 +272,6 @@ def _xlsx_rows(file: Path) -> int:
     rows = wb.active.max_row if wb.active is not None and wb.active.max_row else 0
     wb.close()
     return rows
-
-
-def _counting(items: Iterator[Item], box: list[BatchResult]) -> Iterator[Item]:
-    for item in items:
-        box[0].received += 1
-        yield item
 
 
 def _print_result(result: BatchResult, seconds: float) -> None:

@@ -26,6 +26,11 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def _default_workers() -> int:
+    cores = os.cpu_count() or 1
+    return cores if cores > 1 else 0
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("./anju-data")
@@ -39,6 +44,8 @@ class Settings:
     batch_size: int = 5000
     http_max_records: int = 10_000
     http_max_body_bytes: int = 64 * 1024 * 1024
+    # Worker processes that validate file imports while the main process stores (0: all in one process).
+    ingest_workers: int = field(default_factory=lambda: _default_workers())
 
     @property
     def dictionaries_dir(self) -> Path:
@@ -73,4 +80,5 @@ class Settings:
             batch_size=_int(env, "ANJU_BATCH_SIZE", cls.batch_size),
             http_max_records=_int(env, "ANJU_HTTP_MAX_RECORDS", cls.http_max_records),
             http_max_body_bytes=_int(env, "ANJU_HTTP_MAX_BODY_BYTES", cls.http_max_body_bytes),
+            ingest_workers=_int(env, "ANJU_INGEST_WORKERS", _default_workers(), minimum=0),
         )

@@ -14,6 +14,11 @@ class _Undecodable:
     def __repr__(self) -> str:
         return "UNDECODABLE"
 
+    def __reduce__(self) -> str:
+        return (
+            "UNDECODABLE"  # unpickles as this module's singleton, so `is UNDECODABLE` holds across processes
+        )
+
 
 UNDECODABLE: Any = _Undecodable()
 

@@ -21,6 +21,7 @@ from anju.config import Settings
 from anju.db.database import Database
 from anju.db.engine import WRITE_OPTIONS
 from anju.ingest.bus import Bus, StoredRecords
+from anju.ingest.decode import iter_ndjson
 from anju.ingest.items import Item, raw_digest, raw_text
 from anju.ingest.result import DETAIL_LIMIT, BatchResult, Rejected, Warned
 from anju.ingest.writer import insert_rows
@@ -79,6 +80,57 @@ class _Bad:
     quarantine_pk: int | None = None
 
 
+class Validators:
+    """The compiled validators of every record type over one set of dictionaries, and batch validation.
+
+    Holds no database: worker processes of a file import build their own from the settings."""
+
+    def __init__(self, settings: Settings, dictionaries: dict[str, Dictionary] | None = None) -> None:
+        self.settings = settings
+        self._dicts = dictionaries
+        self._validators: dict[str, RecordValidator] = {}
+
+    @property
+    def dictionaries(self) -> dict[str, Dictionary]:
+        if self._dicts is None:
+            self._dicts = load_dictionaries(self.settings.dictionaries_dir)
+        return self._dicts
+
+    def reload(self) -> None:
+        """Pick up a deployment's edited dictionaries (before a replay, say)."""
+        self._dicts = None
+        self._validators.clear()
+
+    def get(self, rtype: RecordType) -> RecordValidator:
+        v = self._validators.get(rtype.slug)
+        if v is None:
+            v = self._validators[rtype.slug] = RecordValidator(rtype, self.dictionaries, self.settings)
+        return v
+
+    def classify(
+        self, rtype: RecordType, items: Sequence[Item], now: datetime
+    ) -> tuple[list[_Candidate], list[_Bad]]:
+        """Validate a batch without touching the database: (valid candidates, bad records).
+
+        Pure CPU work on picklable values. The decoded objects are dropped from the results: the commit
+        needs only each record's raw bytes and its normalised row."""
+        ctx = new_context(now, self.settings)
+        validator = self.get(rtype)
+        good: list[_Candidate] = []
+        bad: list[_Bad] = []
+        for item in items:
+            if not item.decoded:
+                bad.append(_Bad(item, None, item.issues, "undecodable"))
+                continue
+            out = validator.validate(item.obj, ctx)
+            item.obj = None
+            if out.ok:
+                good.append(_Candidate(item, out))
+            else:
+                bad.append(_Bad(item, out.record_id, out.issues, "invalid"))
+        return good, bad
+
+
 class Pipeline:
     def __init__(
         self,
@@ -93,28 +145,24 @@ class Pipeline:
         self.settings = settings
         self.bus = bus or Bus()
         self.clock = clock
-        self._dicts = dictionaries
-        self._validators: dict[str, RecordValidator] = {}
+        self.validators = Validators(settings, dictionaries)
 
     # ---- configuration ---------------------------------------------------------------------------------
     @property
     def dictionaries(self) -> dict[str, Dictionary]:
-        if self._dicts is None:
-            self._dicts = load_dictionaries(self.settings.dictionaries_dir)
-        return self._dicts
+        return self.validators.dictionaries
 
     def reload_dictionaries(self) -> None:
-        """Pick up a deployment's edited dictionaries (before a replay, say)."""
-        self._dicts = None
-        self._validators.clear()
+        self.validators.reload()
 
     def validator(self, rtype: RecordType) -> RecordValidator:
-        v = self._validators.get(rtype.slug)
-        if v is None:
-            v = self._validators[rtype.slug] = RecordValidator(rtype, self.dictionaries, self.settings)
-        return v
+        return self.validators.get(rtype)
 
-    # ---- ingestion -------------------------------------------------------------------------------------
+    def classify(
+        self, rtype: RecordType, items: Sequence[Item], now: datetime
+    ) -> tuple[list[_Candidate], list[_Bad]]:
+        return self.validators.classify(rtype, items, now)
+
     def ingest(
         self,
         type_slug: str,
@@ -127,19 +175,7 @@ class Pipeline:
         rtype = record_type(type_slug)
         estate = check_estate(estate)
         now = self.clock()
-        ctx = new_context(now, self.settings)
-        validator = self.validator(rtype)
-        good: list[_Candidate] = []
-        bad: list[_Bad] = []
-        for item in items:
-            if not item.decoded:
-                bad.append(_Bad(item, None, item.issues, "undecodable"))
-                continue
-            out = validator.validate(item.obj, ctx)
-            if out.ok:
-                good.append(_Candidate(item, out))
-            else:
-                bad.append(_Bad(item, out.record_id, out.issues, "invalid"))
+        good, bad = self.classify(rtype, items, now)
         return self._commit(
             rtype,
             good,
@@ -151,6 +187,29 @@ class Pipeline:
             received=len(items),
         )
 
+    def commit_classified(
+        self,
+        type_slug: str,
+        good: list[_Candidate],
+        bad: list[_Bad],
+        now: datetime,
+        *,
+        source: str,
+        estate: str | None,
+        received: int,
+    ) -> BatchResult:
+        """Store a batch that `classify` prepared (possibly in another process)."""
+        return self._commit(
+            record_type(type_slug),
+            good,
+            bad,
+            now,
+            source=source,
+            estate=check_estate(estate),
+            source_detail=None,
+            received=received,
+        )
+
     def ingest_stream(
         self,
         type_slug: str,
@@ -158,19 +217,61 @@ class Pipeline:
         *,
         source: str,
         estate: str | None = None,
-        on_batch: Callable[[BatchResult, Item], None] | None = None,
+        on_batch: Callable[[BatchResult], None] | None = None,
+        batch_size: int | None = None,
     ) -> BatchResult:
         """Ingest a long stream in batches of settings.batch_size, each its own transaction."""
+        check_estate(estate)
+        size = batch_size or self.settings.batch_size
         total = BatchResult(type_slug)
         batch: list[Item] = []
         for item in items:
             batch.append(item)
-            if len(batch) >= self.settings.batch_size:
+            if len(batch) >= size:
                 self._flush(type_slug, batch, source, estate, total, on_batch)
                 batch = []
         if batch:
             self._flush(type_slug, batch, source, estate, total, on_batch)
         return total
+
+    def ingest_ndjson(
+        self,
+        type_slug: str,
+        lines: Iterable[bytes],
+        *,
+        source: str,
+        estate: str | None = None,
+        on_batch: Callable[[BatchResult], None] | None = None,
+        workers: int = 0,
+        batch_size: int | None = None,
+    ) -> BatchResult:
+        """Ingest NDJSON lines in batches, each its own transaction.
+
+        With `workers` > 0 the lines are decoded and validated in that many worker processes while this
+        process commits the batches in order; at most two batches per worker are in flight, so memory stays
+        flat on any file size."""
+        check_estate(estate)
+        size = batch_size or self.settings.batch_size
+        if workers <= 0:
+            return self.ingest_stream(
+                type_slug,
+                iter_ndjson(lines),
+                source=source,
+                estate=estate,
+                batch_size=size,
+                on_batch=on_batch,
+            )
+        from anju.ingest.parallel import ingest_parallel, ndjson_batches
+
+        return ingest_parallel(
+            self,
+            type_slug,
+            ndjson_batches(lines, size),
+            source=source,
+            estate=estate,
+            on_batch=on_batch,
+            workers=workers,
+        )
 
     def _flush(
         self,
@@ -179,12 +280,12 @@ class Pipeline:
         source: str,
         estate: str | None,
         total: BatchResult,
-        on_batch: Callable[[BatchResult, Item], None] | None,
+        on_batch: Callable[[BatchResult], None] | None,
     ) -> None:
         result = self.ingest(type_slug, batch, source=source, estate=estate)
         total.merge(result)
         if on_batch is not None:
-            on_batch(result, batch[-1])
+            on_batch(result)
 
     # ---- the transaction -------------------------------------------------------------------------------
     def _commit(
@@ -420,19 +521,12 @@ class Pipeline:
         """Validate quarantined payloads again (after the data or dictionaries were fixed)."""
         rtype = record_type(type_slug)
         now = self.clock()
-        ctx = new_context(now, self.settings)
-        validator = self.validator(rtype)
-        good: list[_Candidate] = []
-        bad: list[_Bad] = []
-        for pk, item in entries:
-            if not item.decoded:
-                bad.append(_Bad(item, None, item.issues, "undecodable", pk))
-                continue
-            out = validator.validate(item.obj, ctx)
-            if out.ok:
-                good.append(_Candidate(item, out, pk))
-            else:
-                bad.append(_Bad(item, out.record_id, out.issues, "invalid", pk))
+        good, bad = self.classify(rtype, [item for _, item in entries], now)
+        pks = {id(item): pk for pk, item in entries}
+        for cand in good:
+            cand.quarantine_pk = pks[id(cand.item)]
+        for entry in bad:
+            entry.quarantine_pk = pks[id(entry.item)]
         return self._commit(
             rtype, good, bad, now, source=source, estate=estate, source_detail=None, received=len(entries)
         )

@@ -26,6 +26,8 @@ from anju.standard.spec import CrossRule, FieldSpec, RecordType
 # Fields marked `future: true` (expiry dates, planned departures) may lie this far ahead.
 FUTURE_FIELD_HORIZON = timedelta(days=366 * 100)
 _ORACLE_NUMBER_LIMIT = 1e125
+_EARLIEST_NAIVE = datetime(1880, 1, 1)
+_fromisoformat = datetime.fromisoformat
 
 
 @dataclass(slots=True)
@@ -35,6 +37,10 @@ class Context:
     now: datetime
     today: date
     warnings: list[Issue] = field(default_factory=list)
+    now_naive: datetime = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.now_naive = self.now.astimezone(UTC).replace(tzinfo=None)
 
 
 Converter = Callable[[Any, Context], Any]
@@ -75,14 +81,23 @@ class RecordValidator:
         self._dicts = dictionaries
         self._settings = settings
         self._known = frozenset(f.code for f in rtype.fields)
-        self._plan: list[tuple[str, bool, Converter, FieldSpec]] = [
-            (f.code, f.required, self._converter(f), f) for f in rtype.fields
+        # (code, required, inline text limit, converter, spec). A plain text field (no dictionary, no check)
+        # whose value is at most `limit // 4` characters cannot exceed its byte limit in any encoding, so the
+        # loop accepts it without calling the converter; anything else goes through the converter.
+        self._plan: list[tuple[str, bool, int, Converter, FieldSpec]] = [
+            (f.code, f.required, self._inline_limit(f), self._converter(f), f) for f in rtype.fields
         ]
         self._id_index = [f.code for f in rtype.fields].index("ID")
         self._index = {f.code: i for i, f in enumerate(rtype.fields)}
         self._cross = [self._cross_rule(r) for r in rtype.cross]
 
     # ---- building converters -------------------------------------------------------------------------
+    @staticmethod
+    def _inline_limit(f: FieldSpec) -> int:
+        if f.type != "VARCHAR2" or f.dictionary or f.check:
+            return 0
+        return (f.length or 0) // 4
+
     def _converter(self, f: FieldSpec) -> Converter:
         if f.type == "VARCHAR2":
             return self._text_converter(f)
@@ -221,11 +236,34 @@ class RecordValidator:
     def _date_converter(self, f: FieldSpec) -> Converter:
         tz = self._settings.timezone
         ahead = FUTURE_FIELD_HORIZON if f.future else self._settings.max_future
+        earliest = _EARLIEST_NAIVE
+        offsets: dict[date, timedelta] = {}  # local day -> UTC offset; the zone's rules are fixed
+
+        def full(v: str, ctx: Context) -> datetime:
+            dt = checks.parse_datetime(v, tz=tz)
+            checks.check_date_range(dt, now=ctx.now, max_future=ahead)
+            return dt.replace(tzinfo=None)
 
         def convert(v: Any, ctx: Context) -> Any:
             if type(v) is str:
-                dt = checks.parse_datetime(v, tz=tz)
-            elif isinstance(v, datetime):  # spreadsheet cells arrive as naive local date-times
+                # Fast path for the standard's own `YYYY-MM-DD HH:MM:SS`; every other shape, and every
+                # finding, goes through the full parser.
+                if len(v) == 19 and v[10] == " " and v[13] == ":" and v[16] == ":" and v[4] == "-":
+                    try:
+                        local = _fromisoformat(v)
+                    except ValueError:
+                        return full(v, ctx)
+                    day = local.date()
+                    offset = offsets.get(day)
+                    if offset is None:
+                        offset = offsets[day] = local.replace(tzinfo=tz).utcoffset() or timedelta(0)
+                        if len(offsets) > 4096:
+                            offsets.clear()
+                    utc = local - offset
+                    if earliest <= utc <= ctx.now_naive + ahead:
+                        return utc
+                return full(v, ctx)
+            if isinstance(v, datetime):  # spreadsheet cells arrive as naive local date-times
                 dt = (v if v.tzinfo else v.replace(tzinfo=tz)).astimezone(UTC)
             else:
                 raise _fail("type_date", got=describe_type(v))
@@ -359,10 +397,16 @@ class RecordValidator:
         row: list[Any] = []
         append = row.append
         bad: set[str] = set()
-        for code, required, convert, spec in self._plan:
+        for code, required, inline, convert, spec in self._plan:
             v = obj.get(code)
             if type(v) is str:
-                v = v.strip()
+                if len(v) <= inline and "\x00" not in v:
+                    v = v.strip()
+                    if v:
+                        append(v)
+                        continue
+                else:
+                    v = v.strip()
                 if not v:
                     v = None
             if v is None:
