@@ -527,3 +527,13 @@ def test_standard_dictionaries_docs_and_health(sqlite_services: Services, client
 
 def test_method_not_allowed_has_error_body(client: TestClient) -> None:
     assert_error_body(client.delete(RECORDS_URL), 405, "method_not_allowed")
+
+
+def test_nul_character_in_a_record_id_is_quarantined(services: Services) -> None:
+    client = TestClient(create_app(services), raise_server_exceptions=False)
+    r = client.post(RECORDS_URL, json=[one_record(90, ID="bad\u0000id")])
+    assert r.status_code == 200, r.text
+    (reject,) = r.json()["rejects"]
+    assert reject["errors"][0]["code"] == "text_nul"
+    entry = client.get(f"/api/v1/quarantine/{reject['quarantine_id']}").json()
+    assert entry["record_id"] == "bad\ufffdid"

@@ -444,8 +444,7 @@ class Pipeline:
     ) -> None:
         q = self.db.table("quarantine")
         errors = [i.to_dict() for i in entry.issues]
-        if entry.reason == "conflict":
-            result.conflicts += 1
+        conflict = int(entry.reason == "conflict")
         if entry.quarantine_pk is not None:  # a replay that still fails: record the new findings
             conn.execute(
                 update(q)
@@ -453,6 +452,7 @@ class Pipeline:
                 .values(errors=errors, reason=entry.reason, attempts=q.c.attempts + 1, last_seen_at=now)
             )
             result.rejected += 1
+            result.conflicts += conflict
             self._add_reject(
                 result,
                 Rejected(
@@ -475,8 +475,6 @@ class Pipeline:
                 update(q).where(q.c.pk == pk).values(seen_count=q.c.seen_count + 1, last_seen_at=now)
             )
             result.duplicates += 1
-            if entry.reason == "conflict":
-                result.conflicts -= 1
             self._add_reject(
                 result,
                 Rejected(
@@ -489,7 +487,7 @@ class Pipeline:
             insert(q)
             .values(
                 record_type=rtype.slug,
-                record_id=(entry.record_id or None) and str(entry.record_id)[:200],
+                record_id=_printable_id(entry.record_id),
                 reason=entry.reason,
                 status="open",
                 source=source,
@@ -507,6 +505,7 @@ class Pipeline:
             .returning(q.c.pk)
         ).scalar_one()
         result.rejected += 1
+        result.conflicts += conflict
         self._add_reject(result, Rejected(entry.item.index, entry.record_id, pk, entry.reason, errors))
 
     @staticmethod
