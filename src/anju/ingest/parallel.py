@@ -2,7 +2,7 @@
 
 Validation is CPU-bound Python; storing is mostly the database engine's own work. Running them side by
 side makes a file import as fast as the slower of the two instead of their sum. Batches are committed in
-file order, and no more than two per worker are ever in flight, so memory stays flat on any file.
+file order; no more than one per worker plus the one being committed are in flight, so memory stays flat.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def ingest_parallel(
         for batch in batches:
             now = pipeline.clock()
             pending.append(_Pending(pool.submit(_classify, type_slug, batch, now), now))
-            while len(pending) >= 2 * workers:
+            while len(pending) > workers:  # one batch per worker, plus the one being committed
                 commit_oldest()
         while pending:
             commit_oldest()

@@ -248,7 +248,7 @@ class Pipeline:
         """Ingest NDJSON lines in batches, each its own transaction.
 
         With `workers` > 0 the lines are decoded and validated in that many worker processes while this
-        process commits the batches in order; at most two batches per worker are in flight, so memory stays
+        process commits the batches in order; at most workers + 1 batches are in flight, so memory stays
         flat on any file size."""
         check_estate(estate)
         size = batch_size or self.settings.batch_size
