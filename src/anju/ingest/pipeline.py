@@ -172,12 +172,11 @@ class Pipeline:
         estate: str | None = None,
         source_detail: str | None = None,
     ) -> BatchResult:
-        rtype = record_type(type_slug)
-        estate = check_estate(estate)
+        """Validate and store one batch in one transaction."""
         now = self.clock()
-        good, bad = self.classify(rtype, items, now)
-        return self._commit(
-            rtype,
+        good, bad = self.classify(record_type(type_slug), items, now)
+        return self.commit_classified(
+            type_slug,
             good,
             bad,
             now,
@@ -197,8 +196,9 @@ class Pipeline:
         source: str,
         estate: str | None,
         received: int,
+        source_detail: str | None = None,
     ) -> BatchResult:
-        """Store a batch that `classify` prepared (possibly in another process)."""
+        """Store a batch that `classify` prepared (here, or in a worker process)."""
         return self._commit(
             record_type(type_slug),
             good,
@@ -206,7 +206,7 @@ class Pipeline:
             now,
             source=source,
             estate=check_estate(estate),
-            source_detail=None,
+            source_detail=source_detail,
             received=received,
         )
 

@@ -192,7 +192,6 @@ def _pick(rng: random.Random, fields: list[FieldSpec]) -> FieldSpec | None:
 
 
 def _plain_text(t: RecordType) -> list[FieldSpec]:
-    cross_fields = {c for r in t.cross for c in r.fields()}
     return [
         f
         for f in t.fields
@@ -200,7 +199,7 @@ def _plain_text(t: RecordType) -> list[FieldSpec]:
         and f.code != "ID"
         and not f.dictionary
         and not f.check
-        and f.code not in cross_fields
+        and not _in_cross_rule(t, f)
         and (f.length or 0) <= 200
     ]
 
@@ -221,80 +220,65 @@ def _too_long(t: RecordType, rec: dict[str, Any], rng: random.Random, now: datet
     return Defect("too_long", f.code, "too_long")
 
 
-def _bad_date(t: RecordType, rec: dict[str, Any], rng: random.Random, now: datetime) -> Defect | None:
-    f = _pick(rng, [f for f in t.fields if f.type == "DATE"])
-    if f is None:
-        return None
-    rec[f.code] = "2023-02-30 10:00:00"
-    return Defect("impossible_date", f.code, "date_invalid")
+def _replacing(
+    kind: str, code: str, wanted: Callable[[FieldSpec], bool], bad: Callable[[Any, datetime], Any]
+) -> Planter:
+    """A planter that gives a random field matching `wanted` the value `bad(good value, now)`."""
+
+    def planter(t: RecordType, rec: dict[str, Any], rng: random.Random, now: datetime) -> Defect | None:
+        f = _pick(rng, [f for f in t.fields if wanted(f) and not _paired(t, f)])
+        if f is None:
+            return None
+        rec[f.code] = bad(rec.get(f.code), now)
+        return Defect(kind, f.code, code)
+
+    return planter
 
 
-def _future_date(t: RecordType, rec: dict[str, Any], rng: random.Random, now: datetime) -> Defect | None:
-    pairs = {r.params.get("after") for r in t.cross if r.kind == "not_before"}
-    f = _pick(rng, [f for f in t.fields if f.type == "DATE" and not f.future and f.code not in pairs])
-    if f is None:
-        return None
-    rec[f.code] = (now + timedelta(days=30)).astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S")
-    return Defect("future_date", f.code, "date_future")
+def _paired(t: RecordType, f: FieldSpec) -> bool:
+    """A start time that an end time must not precede: breaking it would add a second finding."""
+    return (
+        any(r.kind == "not_before" and r.params.get("after") == f.code for r in t.cross) and f.type == "DATE"
+    )
 
 
-def _bad_number(t: RecordType, rec: dict[str, Any], rng: random.Random, now: datetime) -> Defect | None:
-    f = _pick(rng, [f for f in t.fields if f.type == "NUMBER"])
-    if f is None:
-        return None
-    rec[f.code] = "十二"
-    return Defect("not_a_number", f.code, "number_format")
+def _in_cross_rule(t: RecordType, f: FieldSpec) -> bool:
+    return any(f.code in r.fields() for r in t.cross)
+
+
+def _flip_check_char(good: Any, now: datetime) -> str:
+    return str(good)[:17] + ("0" if str(good)[17] != "0" else "1")
+
+
+def _month_ahead(good: Any, now: datetime) -> str:
+    return (now + timedelta(days=30)).astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+
+_bad_date = _replacing(
+    "impossible_date", "date_invalid", lambda f: f.type == "DATE", lambda g, n: "2023-02-30 10:00:00"
+)
+_future_date = _replacing(
+    "future_date", "date_future", lambda f: f.type == "DATE" and not f.future, _month_ahead
+)
+_bad_number = _replacing("not_a_number", "number_format", lambda f: f.type == "NUMBER", lambda g, n: "十二")
+_bad_id = _replacing("id_checksum", "id_checksum", lambda f: f.check == "id_number", _flip_check_char)
+_bad_phone = _replacing("phone_format", "phone_format", lambda f: f.check == "phone", lambda g, n: "2345678")
+_bad_plate = _replacing("plate_format", "plate_format", lambda f: f.check == "plate", lambda g, n: "京AI2345")
+_bad_coord = _replacing("coordinate_range", "coord_range", lambda f: f.check == "latitude", lambda g, n: 95.5)
+_bad_blob = _replacing(
+    "not_an_image",
+    "blob_type",
+    lambda f: f.type == "BLOB",
+    lambda g, n: base64.b64encode(b"%PDF-1.4 not an image").decode(),
+)
 
 
 def _bad_dict(t: RecordType, rec: dict[str, Any], rng: random.Random, now: datetime) -> Defect | None:
-    f = _pick(
-        rng, [f for f in t.fields if f.dictionary and f.code not in {c for r in t.cross for c in r.fields()}]
-    )
+    f = _pick(rng, [f for f in t.fields if f.dictionary and not _in_cross_rule(t, f)])
     if f is None:
         return None
     rec[f.code] = "Q" * min(f.length or 2, 2)
     return Defect("unknown_code", f.code, "dict_unknown")
-
-
-def _bad_id(t: RecordType, rec: dict[str, Any], rng: random.Random, now: datetime) -> Defect | None:
-    f = _pick(rng, [f for f in t.fields if f.check == "id_number"])
-    if f is None:
-        return None
-    good = rec[f.code]
-    rec[f.code] = good[:17] + ("0" if good[17] != "0" else "1")
-    return Defect("id_checksum", f.code, "id_checksum")
-
-
-def _bad_phone(t: RecordType, rec: dict[str, Any], rng: random.Random, now: datetime) -> Defect | None:
-    f = _pick(rng, [f for f in t.fields if f.check == "phone"])
-    if f is None:
-        return None
-    rec[f.code] = "2345678"
-    return Defect("phone_format", f.code, "phone_format")
-
-
-def _bad_plate(t: RecordType, rec: dict[str, Any], rng: random.Random, now: datetime) -> Defect | None:
-    f = _pick(rng, [f for f in t.fields if f.check == "plate"])
-    if f is None:
-        return None
-    rec[f.code] = "京AI2345"
-    return Defect("plate_format", f.code, "plate_format")
-
-
-def _bad_coord(t: RecordType, rec: dict[str, Any], rng: random.Random, now: datetime) -> Defect | None:
-    f = _pick(rng, [f for f in t.fields if f.check == "latitude"])
-    if f is None:
-        return None
-    rec[f.code] = 95.5
-    return Defect("coordinate_range", f.code, "coord_range")
-
-
-def _bad_blob(t: RecordType, rec: dict[str, Any], rng: random.Random, now: datetime) -> Defect | None:
-    f = _pick(rng, [f for f in t.fields if f.type == "BLOB"])
-    if f is None:
-        return None
-    rec[f.code] = base64.b64encode(b"%PDF-1.4 not an image").decode()
-    return Defect("not_an_image", f.code, "blob_type")
 
 
 def _wrong_type(t: RecordType, rec: dict[str, Any], rng: random.Random, now: datetime) -> Defect | None:
