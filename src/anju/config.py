@@ -26,11 +26,6 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
-def _default_workers() -> int:
-    cores = os.cpu_count() or 1
-    return cores if cores > 1 else 0
-
-
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("./anju-data")
@@ -44,8 +39,10 @@ class Settings:
     batch_size: int = 5000
     http_max_records: int = 10_000
     http_max_body_bytes: int = 64 * 1024 * 1024
-    # Worker processes that validate file imports while the main process stores (0: all in one process).
-    ingest_workers: int = field(default_factory=lambda: _default_workers())
+    # Worker processes that validate NDJSON imports while the main process stores. 0 (one process) by
+    # default: on this project's reference machine storage, not validation, bounds a large import, and
+    # workers cost memory (docs/benchmarks.md); they pay where the database is faster than Python.
+    ingest_workers: int = 0
 
     @property
     def dictionaries_dir(self) -> Path:
@@ -80,5 +77,5 @@ class Settings:
             batch_size=_int(env, "ANJU_BATCH_SIZE", cls.batch_size),
             http_max_records=_int(env, "ANJU_HTTP_MAX_RECORDS", cls.http_max_records),
             http_max_body_bytes=_int(env, "ANJU_HTTP_MAX_BODY_BYTES", cls.http_max_body_bytes),
-            ingest_workers=_int(env, "ANJU_INGEST_WORKERS", _default_workers(), minimum=0),
+            ingest_workers=_int(env, "ANJU_INGEST_WORKERS", 0, minimum=0),
         )
