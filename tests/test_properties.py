@@ -97,9 +97,7 @@ def test_decoder_never_raises_on_bytes(body: bytes) -> None:
     st.one_of(
         st.binary(min_size=1, max_size=2000),
         st.lists(json_values, min_size=1, max_size=8).map(_dumps),
-        st.lists(damaged_record(), min_size=1, max_size=8).map(
-            lambda cases: _dumps([r for _, r in cases])
-        ),
+        st.lists(damaged_record(), min_size=1, max_size=8).map(lambda cases: _dumps([r for _, r in cases])),
         st.integers(1, 3000).map(lambda depth: b"[" * depth + b"]" * depth),
         st.integers(1, 3000).map(lambda depth: b'{"ID": ' + b"[" * depth + b"]" * depth + b"}"),
     ),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from anju.config import Settings
@@ -529,8 +529,3 @@ class Pipeline:
         return self._commit(
             rtype, good, bad, now, source=source, estate=estate, source_detail=None, received=len(entries)
         )
-
-
-def count_rows(db: Database, table_name: str) -> int:
-    with db.engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(db.table(table_name))).scalar_one())
