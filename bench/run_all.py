@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--db", action="append", choices=("sqlite", "postgresql"), default=None)
     parser.add_argument("--skip", action="append", choices=("file", "http", "profile"), default=[])
     parser.add_argument("--out", type=Path, default=OUT / "results.json")
+    parser.add_argument("--workdir", type=Path, default=None, help="scratch files (default: bench/out/work)")
     parser.add_argument("--workers", type=int, default=None, help="anju ingest --workers (default: its own)")
     parser.add_argument(
         "--merge", action="store_true", help="keep the other results already in --out (re-run a part)"
@@ -93,9 +94,11 @@ def main(argv: list[str] | None = None) -> None:
     steps: list[tuple[str, Any]] = []
     for db in dbs:
         if "file" not in args.skip:
-            steps.append(("file", lambda db=db: ingest_file.run(file_records, db, workers=args.workers)))
+            steps.append(
+                ("file", lambda db=db: ingest_file.run(file_records, db, args.workdir, workers=args.workers))
+            )
         if "http" not in args.skip:
-            steps.append(("http", lambda db=db: http_ingest.run(http_records, db)))
+            steps.append(("http", lambda db=db: http_ingest.run(http_records, db, args.workdir)))
     if "profile" not in args.skip:
         steps.append(("profile", lambda: profile_ingest.profile(50_000, 15, "sqlite")))
     for kind, step in steps:

@@ -7,6 +7,7 @@ ANJU_REQUIRE_SERVICES=1 (as in CI), where they fail.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from anju.config import Settings
 from anju.services import Services, open_services
@@ -106,3 +108,29 @@ def sqlite_services(tmp_path: Path) -> Iterator[Services]:
         yield svc
     finally:
         svc.close()
+
+
+# ---- signed-in HTTP clients ----------------------------------------------------------------------------
+_PASSWORD = "correct horse battery staple"
+
+
+def signed_in_client(
+    svc: Services,
+    username: str = "operator",
+    bindings: tuple[tuple[str, str | None], ...] = (("platform_admin", None), ("community_police", None)),
+    **client_options: object,
+) -> TestClient:
+    """A test client over a real app that sends the bearer token of a user holding `bindings` (created
+    on first use). The default user may do everything the API offers except read the audit log."""
+    from anju.security.identity import IdentityError
+    from anju.web.app import create_app
+
+    role, scope = bindings[0]
+    with contextlib.suppress(IdentityError):  # already created by an earlier call
+        svc.identity.create_user(username, _PASSWORD, role, scope)
+    for role, scope in bindings[1:]:
+        svc.identity.bind(username, role, scope)
+    client = TestClient(create_app(svc), **client_options)  # type: ignore[arg-type]
+    token = svc.identity.issue(svc.identity.authenticate(username, _PASSWORD))[0]
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client

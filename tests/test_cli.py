@@ -159,9 +159,13 @@ def test_ingest_ndjson_then_quarantine(tmp_path: Path) -> None:
     assert all(e["seen_count"] == 2 for e in listed["entries"])  # the second run re-sent every one
 
     entry = next(e for e in listed["entries"] if e["record_id"] == unknown_code[0])
-    shown = ok_json(env, "quarantine", "show", str(entry["id"]), "--json")
+    sent = next(r for r, _ in pairs if r["ID"] == unknown_code[0])
+    shown = ok_json(env, "quarantine", "show", str(entry["id"]), "--json", "--unmask")
     assert shown["raw_encoding"] == "utf-8"
-    assert orjson.loads(shown["raw"]) == next(r for r, _ in pairs if r["ID"] == unknown_code[0])
+    assert orjson.loads(shown["raw"]) == sent
+    masked = orjson.loads(ok_json(env, "quarantine", "show", str(entry["id"]), "--json")["raw"])
+    assert masked["GMSFHM"] != sent["GMSFHM"] and masked["GMSFHM"][-2:] == sent["GMSFHM"][-2:]
+    assert masked["SK_FSDM"] == sent["SK_FSDM"]
     assert [(e["field"], e["code"]) for e in shown["errors"]] == [("SK_FSDM", "dict_unknown")]
     assert "no quarantine entry 987654" in usage_error(env, "quarantine", "show", "987654", "--json")
 
@@ -257,7 +261,7 @@ def test_ingest_xlsx(tmp_path: Path) -> None:
         records[5]["ID"]: [("YDDH", "phone_format")],
     }
 
-    p = run(env, "export", "--type", SLUG)
+    p = run(env, "export", "--type", SLUG, "--unmask")
     assert p.returncode == 0, p.stderr
     back = {r["ID"]: r for r in map(orjson.loads, p.stdout.splitlines())}
     expected = [r for i, r in enumerate(records) if i not in (3, 5)]
@@ -274,7 +278,7 @@ def test_export_csv_round_trip_and_since(tmp_path: Path) -> None:
     assert ok_json(env, "ingest", str(source), "--type", SLUG, "--json")["accepted"] == len(clean)
 
     out = tmp_path / "export.csv"
-    p = run(env, "export", "--type", SLUG, "--format", "csv", "--out", str(out))
+    p = run(env, "export", "--type", SLUG, "--format", "csv", "--out", str(out), "--unmask")
     assert p.returncode == 0, p.stderr
     rows = list(csv.reader(out.open(encoding="utf-8", newline="")))
     assert rows[0] == CODES
@@ -285,9 +289,17 @@ def test_export_csv_round_trip_and_since(tmp_path: Path) -> None:
     env2 = make_env(tmp_path / "two")
     summary = ok_json(env2, "ingest", str(out), "--type", SLUG, "--json")
     assert counts(summary) == (len(clean), 0, 0) and summary["warnings"] == 0
-    p = run(env2, "export", "--type", SLUG)
+    p = run(env2, "export", "--type", SLUG, "--unmask")
     assert p.returncode == 0, p.stderr
     assert [orjson.loads(line) for line in p.stdout.splitlines()] == clean
+    # Without --unmask, personal fields leave masked: phone 3+4, ID number 1+2.
+    p = run(env2, "export", "--type", SLUG)
+    masked = [orjson.loads(line) for line in p.stdout.splitlines()]
+    for got, sent in zip(masked, clean, strict=True):
+        if sent.get("YDDH"):
+            assert got["YDDH"] == sent["YDDH"][:3] + "****" + sent["YDDH"][-4:]
+        if sent.get("GMSFHM"):
+            assert got["GMSFHM"] == sent["GMSFHM"][0] + "*" * 15 + sent["GMSFHM"][-2:]
 
     # --since filters on arrival time; a far-future bound exports nothing.
     p = run(env, "export", "--type", SLUG, "--since", "2999-01-01 00:00:00", "--format", "csv")

@@ -6,6 +6,7 @@ import json
 import sys
 import zipfile
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -29,6 +30,11 @@ from anju.ingest.decode import iter_csv, iter_xlsx, open_text
 from anju.ingest.items import Item
 from anju.ingest.pipeline import EstateInvalid, check_estate
 from anju.ingest.result import BatchResult
+from anju.security.admin_cli import AdminError, devices_app, keys_app, regions_app, users_app
+from anju.security.admin_cli import actor as cli_actor
+from anju.security.audit_cli import audit_app
+from anju.security.keys import KeyFileError
+from anju.security.personal import mask_raw, mask_record
 from anju.services import Services, open_services
 from anju.standard.dictionaries import DictionaryError
 from anju.standard.spec import UnknownRecordType, load_standard, record_type
@@ -42,6 +48,11 @@ db_app = typer.Typer(help="Database schema", no_args_is_help=True)
 app.add_typer(standard_app, name="standard")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+app.add_typer(devices_app, name="devices")
+app.add_typer(regions_app, name="regions")
 
 # Piped output (scripts, grep, CI logs) must not be wrapped or folded at 80 columns.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 240)
@@ -229,6 +240,7 @@ def ingest(
                     estate=estate,
                     on_batch=on_batch,
                     workers=svc.settings.ingest_workers if workers is None else workers,
+                    actor=cli_actor(),
                 )
             else:
                 result = svc.pipeline.ingest_stream(
@@ -237,6 +249,7 @@ def ingest(
                     source=source,
                     estate=estate,
                     on_batch=on_batch,
+                    actor=cli_actor(),
                 )
     except UnicodeDecodeError as exc:
         raise UsageError(
@@ -327,15 +340,22 @@ def quarantine_list(
 def quarantine_show(
     entry_id: Annotated[int, typer.Argument(min=1, max=MAX_ENTRY_ID)],
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    unmask: Annotated[bool, typer.Option("--unmask", help="the raw payload in full (audited)")] = False,
 ) -> None:
-    """One quarantined record: its raw payload and every finding."""
+    """One quarantined record: its raw payload (personal data masked unless --unmask) and every finding."""
     svc = _services()
     try:
         entry = svc.quarantine.get(entry_id)
+        if entry is not None and unmask:
+            svc.audit.record(actor=cli_actor(), action="quarantine.unmask", target=f"quarantine/{entry_id}")
     finally:
         svc.close()
     if entry is None:
         raise UsageError(f"no quarantine entry {entry_id}")
+    if not unmask:
+        entry = replace(
+            entry, raw=mask_raw(entry.record_type, entry.raw or "", entry.raw_encoding or "utf-8")
+        )
     if as_json:
         _print_json(entry.to_dict(with_raw=True))
         return
@@ -370,7 +390,9 @@ def quarantine_replay(
         ) as progress:
             task = progress.add_task("replay", total=len(entry_ids) if entry_ids else total)
             result = svc.quarantine.replay(
-                None if replay_all else entry_ids, progress=lambda n: progress.advance(task, n)
+                None if replay_all else entry_ids,
+                progress=lambda n: progress.advance(task, n),
+                actor=cli_actor(),
             )
     finally:
         svc.close()
@@ -402,8 +424,13 @@ def export(
     output: Annotated[
         Path | None, typer.Option("--out", help="file to write (default: standard output)")
     ] = None,
+    unmask: Annotated[
+        bool, typer.Option("--unmask", help="personal data in full, for the upper platform (audited)")
+    ] = False,
 ) -> None:
-    """Export stored records upward in the data standard's field codes and formats."""
+    """Export stored records upward in the data standard's field codes and formats.
+
+    Personal fields are masked unless --unmask is given; every export is written to the audit log."""
     from anju.standard.checks import CheckFailed, parse_datetime
     from anju.standard.export import iter_records, write_csv, write_ndjson
 
@@ -417,7 +444,18 @@ def export(
             raise UsageError(f"--since {since!r}: {exc.en}") from None
     svc = _services()
     try:
-        records = iter_records(svc.db, svc.settings, rtype.slug, since=since_utc)
+        svc.audit.record(
+            actor=cli_actor(),
+            action="records.export",
+            target=rtype.slug,
+            detail={
+                "format": fmt.value,
+                "unmasked": unmask,
+                "since": since_utc.isoformat() if since_utc else None,
+            },
+        )
+        opened = iter_records(svc.db, svc.settings, rtype.slug, svc.protector, since=since_utc)
+        records = opened if unmask else (mask_record(rtype, r) for r in opened)
         if fmt is ExportFormat.ndjson:
             if output is None:
                 n = write_ndjson(records, sys.stdout.buffer)
@@ -471,6 +509,7 @@ def demo(
     from anju.web.app import create_app
 
     svc = _services()
+    password = _demo_administrator(svc)
     for slug in load_standard():
         r = svc.pipeline.ingest(slug, demo_items(slug, records), source="demo")
         out.print(
@@ -478,17 +517,44 @@ def demo(
         )
     out.print(
         f"\n[bold green]Anju 安居[/bold green] serving on http://{host}:{port}  ·  API docs: "
-        f"http://{host}:{port}/docs  ·  database: {svc.settings.database_url}\nCtrl-C stops it."
+        f"http://{host}:{port}/docs  ·  database: {svc.settings.database_url}\n"
+        f"demo administrator 演示管理员: [bold]demo-admin[/bold] / [bold]{password}[/bold] "
+        "(POST /api/v1/auth/token for a bearer token)\nCtrl-C stops it."
     )
     uvicorn.run(create_app(svc), host=host, port=port, log_level="warning")
     svc.close()
+
+
+def _demo_administrator(svc: Services) -> str:
+    """A platform administrator who may also see personal data, with a fresh password each start:
+    the demo's data is synthetic, and a fixed password would end up on real deployments."""
+    import secrets
+
+    from anju.security.identity import IdentityError
+
+    password = secrets.token_urlsafe(12)
+    try:
+        svc.identity.create_user("demo-admin", password, "platform_admin", actor=cli_actor())
+    except IdentityError:
+        svc.identity.set_password("demo-admin", password, actor=cli_actor())
+    for role in ("community_police", "auditor"):
+        svc.identity.bind("demo-admin", role, None, actor=cli_actor())
+    return password
 
 
 def main() -> None:
     # typer reports its own parameter errors (exit 2, no traceback); Anju's own mistakes print one line.
     try:
         app()
-    except (UsageError, SettingsError, UnknownRecordType, DictionaryError, EstateInvalid) as exc:
+    except (
+        UsageError,
+        SettingsError,
+        UnknownRecordType,
+        DictionaryError,
+        EstateInvalid,
+        KeyFileError,
+        AdminError,
+    ) as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
         raise SystemExit(2) from None
 

@@ -43,10 +43,16 @@ class Settings:
     # default: on this project's reference machine storage, not validation, bounds a large import, and
     # workers cost memory (docs/benchmarks.md); they pay where the database is faster than Python.
     ingest_workers: int = 0
+    # None: `keys.json` inside the data directory.
+    keys_file_override: Path | None = None
 
     @property
     def dictionaries_dir(self) -> Path:
         return self.data_dir / "dictionaries"
+
+    @property
+    def keys_file(self) -> Path:
+        return self.keys_file_override or self.data_dir / "keys.json"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -78,4 +84,5 @@ class Settings:
             http_max_records=_int(env, "ANJU_HTTP_MAX_RECORDS", cls.http_max_records),
             http_max_body_bytes=_int(env, "ANJU_HTTP_MAX_BODY_BYTES", cls.http_max_body_bytes),
             ingest_workers=_int(env, "ANJU_INGEST_WORKERS", 0, minimum=0),
+            keys_file_override=Path(env["ANJU_KEYS_FILE"]) if env.get("ANJU_KEYS_FILE") else None,
         )

@@ -9,6 +9,12 @@ from anju.db.database import Database
 from anju.ingest.bus import Bus
 from anju.ingest.pipeline import Clock, Pipeline, utcnow
 from anju.ingest.quarantine import Quarantine
+from anju.registry.regions import RegionTree
+from anju.security.audit import AuditLog
+from anju.security.crypto import self_test
+from anju.security.identity import Identity
+from anju.security.keys import Keyring, load_or_create
+from anju.security.personal import RecordProtector
 
 
 @dataclass
@@ -18,19 +24,39 @@ class Services:
     bus: Bus
     pipeline: Pipeline
     quarantine: Quarantine
+    keyring: Keyring
+    protector: RecordProtector
+    identity: Identity
+    regions: RegionTree
+    audit: AuditLog
 
     def close(self) -> None:
         self.db.dispose()
 
 
+_SELF_TESTED = False
+
+
 def open_services(
     settings: Settings | None = None, *, clock: Clock = utcnow, upgrade: bool = True
 ) -> Services:
+    global _SELF_TESTED
+    if not _SELF_TESTED:
+        # Nothing is encrypted with a library that does not reproduce the standards' test vectors.
+        self_test()
+        _SELF_TESTED = True
     settings = settings or Settings.from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keyring = load_or_create(settings.keys_file)
+    protector = RecordProtector(keyring)
     db = Database(settings.database_url)
     if upgrade:
         db.upgrade()
     bus = Bus()
-    pipeline = Pipeline(db, settings, bus=bus, clock=clock)
-    return Services(settings, db, bus, pipeline, Quarantine(pipeline))
+    audit = AuditLog(db.engine, keyring.audit_key, clock=clock)
+    pipeline = Pipeline(db, settings, bus=bus, clock=clock, protector=protector, audit=audit)
+    identity = Identity(db.engine, db.metadata.tables, keyring, audit=audit, clock=clock)
+    regions = RegionTree(db.engine, db.table("region"))
+    return Services(
+        settings, db, bus, pipeline, Quarantine(pipeline), keyring, protector, identity, regions, audit
+    )

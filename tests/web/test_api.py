@@ -16,7 +16,7 @@ from anju.config import Settings
 from anju.services import Services, open_services
 from anju.standard.samples import Defect, SampleFactory, mixed_records
 from anju.standard.spec import load_standard, record_type
-from anju.web.app import create_app
+from tests.conftest import signed_in_client
 
 SLUG = "access_swipe"
 TABLE = f"rec_{SLUG}"
@@ -27,7 +27,7 @@ MASKED_PHONE = "138****5678"
 
 # ---- helpers -------------------------------------------------------------------------------------------
 def client_for(svc: Services) -> TestClient:
-    return TestClient(create_app(svc))
+    return signed_in_client(svc)
 
 
 @pytest.fixture
@@ -133,10 +133,10 @@ def test_ingest_mixed_batch_round_trip(services: Services) -> None:
     assert client.get("/api/v1/quarantine", params={"record_type": SLUG}).json()["total"] == len(defects)
 
     # Read back over HTTP: the standard's field codes, DATE fields as posted (local YYYY-MM-DD HH:MM:SS).
-    r = client.get(RECORDS_URL, params={"limit": 1000})
+    r = client.get(RECORDS_URL, params={"limit": 1000, "unmask": "true"})
     assert r.status_code == 200, r.text
     got = r.json()
-    assert got["record_type"] == SLUG and got["count"] == len(clean)
+    assert got["record_type"] == SLUG and got["count"] == len(clean) and got["masked"] is False
     by_id = {rec["ID"]: rec for rec in got["records"]}
     assert set(by_id) == {rec["ID"] for rec in clean}
     date_codes = [f.code for f in record_type(SLUG).fields if f.type == "DATE"]
@@ -168,7 +168,10 @@ def test_id_conflict_is_quarantined_and_stored_row_unchanged(services: Services)
     assert row_count(services) == 1
     entry = client.get(f"/api/v1/quarantine/{rej['quarantine_id']}").json()
     assert entry["reason"] == "conflict" and entry["record_id"] == original["ID"]
-    assert orjson.loads(entry["raw"])["XM"] == changed["XM"]
+    assert entry["masked"] is True
+    assert orjson.loads(entry["raw"])["XM"] == changed["XM"][0] + "*" + changed["XM"][2]
+    url = f"/api/v1/quarantine/{rej['quarantine_id']}"
+    assert orjson.loads(client.get(url, params={"unmask": True}).json()["raw"])["XM"] == changed["XM"]
 
 
 # ---- estate ----------------------------------------------------------------------------------------------
@@ -211,7 +214,7 @@ def test_undecodable_body_is_quarantined(
     assert rej["errors"][0]["code"] == "json_invalid"
     assert row_count(sqlite_services) == 0
 
-    entry = client.get(f"/api/v1/quarantine/{rej['quarantine_id']}")
+    entry = client.get(f"/api/v1/quarantine/{rej['quarantine_id']}", params={"unmask": True})
     assert entry.status_code == 200, entry.text
     e = entry.json()
     assert e["reason"] == "undecodable" and e["status"] == "open"
@@ -308,7 +311,7 @@ def test_body_limit_and_odd_batches(tmp_path: Path) -> None:
 
 
 def test_out_of_range_quarantine_ids_are_not_server_errors(services: Services) -> None:
-    client = TestClient(create_app(services), raise_server_exceptions=False)
+    client = signed_in_client(services, raise_server_exceptions=False)
     for big in (2**31, 2**63, 10**20):
         assert_error_body(client.get(f"/api/v1/quarantine/{big}"), 404, "quarantine_entry_not_found")
         r = client.post("/api/v1/quarantine/replay", json={"ids": [big]})
@@ -318,7 +321,7 @@ def test_out_of_range_quarantine_ids_are_not_server_errors(services: Services) -
 
 
 def test_nul_character_in_text_never_loses_the_batch(services: Services) -> None:
-    client = TestClient(create_app(services), raise_server_exceptions=False)
+    client = signed_in_client(services, raise_server_exceptions=False)
     with_nul, plain = one_record(80, XM="张\u0000三"), one_record(81)
     r = client.post(RECORDS_URL, json=[with_nul, plain])
     assert r.status_code == 200, r.text
@@ -399,7 +402,7 @@ def test_unknown_field_is_stored_with_a_warning(sqlite_services: Services, clien
     extra = row["_extra"]
     assert (orjson.loads(extra) if isinstance(extra, str) else extra) == {"VENDOR_FLAG": "abc"}
     # Not exported in the standard's form.
-    back = client.get(RECORDS_URL).json()["records"]
+    back = client.get(RECORDS_URL, params={"unmask": True}).json()["records"]
     assert len(back) == 1 and "VENDOR_FLAG" not in back[0]
 
 
@@ -411,7 +414,7 @@ def test_fields_by_chinese_name_and_seed_code(sqlite_services: Services, client:
     answer = post_one(client, by_zh)
     assert answer["accepted"] == 1, answer
     assert answer["warnings"] == 0
-    back = client.get(RECORDS_URL).json()["records"]
+    back = client.get(RECORDS_URL, params={"unmask": True}).json()["records"]
     assert back == [rec]
 
 
@@ -424,7 +427,7 @@ def test_quarantine_show_and_replay(sqlite_services: Services, client: TestClien
     ids = {rej["id"]: rej["quarantine_id"] for rej in r.json()["rejects"]}
     dict_qid, date_qid = ids[bad_dict["ID"]], ids[bad_date["ID"]]
 
-    shown = client.get(f"/api/v1/quarantine/{dict_qid}")
+    shown = client.get(f"/api/v1/quarantine/{dict_qid}", params={"unmask": True})
     assert shown.status_code == 200, shown.text
     e = shown.json()
     assert e["id"] == dict_qid and e["record_type"] == SLUG and e["record_id"] == bad_dict["ID"]
@@ -474,7 +477,7 @@ def test_quarantine_show_and_replay(sqlite_services: Services, client: TestClien
     # The API's dictionary view follows the override; the released record reads back like any other.
     codes = {c["code"] for c in client.get("/api/v1/dictionaries/KMFSDM").json()["codes"]}
     assert "QQ" in codes and "01" in codes
-    assert client.get(RECORDS_URL).json()["records"] == [bad_dict]
+    assert client.get(RECORDS_URL, params={"unmask": True}).json()["records"] == [bad_dict]
 
     # all=true replays what is left: the impossible date stays quarantined.
     r = client.post("/api/v1/quarantine/replay", json={"all": True})
@@ -530,7 +533,7 @@ def test_method_not_allowed_has_error_body(client: TestClient) -> None:
 
 
 def test_nul_character_in_a_record_id_is_quarantined(services: Services) -> None:
-    client = TestClient(create_app(services), raise_server_exceptions=False)
+    client = signed_in_client(services, raise_server_exceptions=False)
     r = client.post(RECORDS_URL, json=[one_record(90, ID="bad\u0000id")])
     assert r.status_code == 200, r.text
     (reject,) = r.json()["rejects"]

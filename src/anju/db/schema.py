@@ -26,6 +26,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
+from anju.registry.regions import region_table
+from anju.security.audit import audit_table
+from anju.security.crypto import BLIND_INDEX_HEX
+from anju.security.personal import blind_column, blind_fields
+from anju.security.tables import security_tables
 from anju.standard.spec import FieldSpec, RecordType, load_standard
 
 NAMING = {
@@ -67,7 +72,14 @@ def _record_table(metadata: MetaData, rtype: RecordType) -> Table:
         Column("_hash", String(32), nullable=False),
         Column("_extra", JSON, nullable=True),
     ]
+    # Keyed HMAC-SM3 of ID numbers, phones and plates: exact search over encrypted values (security/).
+    blinds: list[Column[object]] = [
+        Column(blind_column(f.column), String(BLIND_INDEX_HEX), nullable=True) for f in blind_fields(rtype)
+    ]
+    columns += blinds
     table = Table(rtype.table_name, metadata, *columns, comment=f"{rtype.title_zh} {rtype.section}")
+    for col in blinds:
+        Index(None, table.c[col.name])
     Index(None, table.c._estate)
     Index(None, table.c._received_at)
     if rtype.time_field:
@@ -123,6 +135,9 @@ def build_metadata() -> MetaData:
         Column("warnings", Integer, nullable=False),
         comment="One row per committed batch: what came in and what became of it",
     )
+    audit_table(metadata)
+    security_tables(metadata)
+    region_table(metadata)
     return metadata
 
 

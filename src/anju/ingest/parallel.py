@@ -70,6 +70,7 @@ def ingest_parallel(
     batches: Iterable[tuple[int, list[bytes]]],
     *,
     source: str,
+    actor: str = "system",
     estate: str | None,
     on_batch: Callable[[BatchResult], None] | None,
     workers: int,
@@ -82,7 +83,14 @@ def ingest_parallel(
         job = pending.popleft()
         good, bad = job.future.result()
         result = pipeline.commit_classified(
-            type_slug, good, bad, job.now, source=source, estate=estate, received=len(good) + len(bad)
+            type_slug,
+            good,
+            bad,
+            job.now,
+            source=source,
+            estate=estate,
+            received=len(good) + len(bad),
+            actor=actor,
         )
         total.merge(result)
         if on_batch is not None:

@@ -25,6 +25,9 @@ from anju.ingest.decode import iter_ndjson
 from anju.ingest.items import Item, raw_digest, raw_text
 from anju.ingest.result import DETAIL_LIMIT, BatchResult, Rejected, Warned
 from anju.ingest.writer import insert_rows
+from anju.security.audit import AuditConflict, AuditLog
+from anju.security.keys import load_or_create
+from anju.security.personal import RecordProtector
 from anju.standard.dictionaries import Dictionary, load_dictionaries
 from anju.standard.issues import Issue, make_issue, render
 from anju.standard.spec import RecordType, record_type
@@ -140,12 +143,17 @@ class Pipeline:
         bus: Bus | None = None,
         clock: Clock = utcnow,
         dictionaries: dict[str, Dictionary] | None = None,
+        protector: RecordProtector | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.bus = bus or Bus()
         self.clock = clock
         self.validators = Validators(settings, dictionaries)
+        # Personal fields are sealed on the way into the database, whatever the source.
+        self.protector = protector or RecordProtector(load_or_create(settings.keys_file))
+        self.audit = audit
 
     # ---- configuration ---------------------------------------------------------------------------------
     @property
@@ -169,6 +177,7 @@ class Pipeline:
         items: Sequence[Item],
         *,
         source: str,
+        actor: str = "system",
         estate: str | None = None,
         source_detail: str | None = None,
     ) -> BatchResult:
@@ -181,6 +190,7 @@ class Pipeline:
             bad,
             now,
             source=source,
+            actor=actor,
             estate=estate,
             source_detail=source_detail,
             received=len(items),
@@ -194,6 +204,7 @@ class Pipeline:
         now: datetime,
         *,
         source: str,
+        actor: str = "system",
         estate: str | None,
         received: int,
         source_detail: str | None = None,
@@ -205,6 +216,7 @@ class Pipeline:
             bad,
             now,
             source=source,
+            actor=actor,
             estate=check_estate(estate),
             source_detail=source_detail,
             received=received,
@@ -216,6 +228,7 @@ class Pipeline:
         items: Iterable[Item],
         *,
         source: str,
+        actor: str = "system",
         estate: str | None = None,
         on_batch: Callable[[BatchResult], None] | None = None,
         batch_size: int | None = None,
@@ -228,10 +241,10 @@ class Pipeline:
         for item in items:
             batch.append(item)
             if len(batch) >= size:
-                self._flush(type_slug, batch, source, estate, total, on_batch)
+                self._flush(type_slug, batch, source, estate, total, on_batch, actor)
                 batch = []
         if batch:
-            self._flush(type_slug, batch, source, estate, total, on_batch)
+            self._flush(type_slug, batch, source, estate, total, on_batch, actor)
         return total
 
     def ingest_ndjson(
@@ -240,6 +253,7 @@ class Pipeline:
         lines: Iterable[bytes],
         *,
         source: str,
+        actor: str = "system",
         estate: str | None = None,
         on_batch: Callable[[BatchResult], None] | None = None,
         workers: int = 0,
@@ -257,6 +271,7 @@ class Pipeline:
                 type_slug,
                 iter_ndjson(lines),
                 source=source,
+                actor=actor,
                 estate=estate,
                 batch_size=size,
                 on_batch=on_batch,
@@ -268,6 +283,7 @@ class Pipeline:
             type_slug,
             ndjson_batches(lines, size),
             source=source,
+            actor=actor,
             estate=estate,
             on_batch=on_batch,
             workers=workers,
@@ -281,8 +297,9 @@ class Pipeline:
         estate: str | None,
         total: BatchResult,
         on_batch: Callable[[BatchResult], None] | None,
+        actor: str,
     ) -> None:
-        result = self.ingest(type_slug, batch, source=source, estate=estate)
+        result = self.ingest(type_slug, batch, source=source, actor=actor, estate=estate)
         total.merge(result)
         if on_batch is not None:
             on_batch(result)
@@ -296,6 +313,7 @@ class Pipeline:
         now: datetime,
         *,
         source: str,
+        actor: str = "system",
         estate: str | None,
         source_detail: str | None,
         received: int,
@@ -308,11 +326,12 @@ class Pipeline:
                     bad,
                     now,
                     source=source,
+                    actor=actor,
                     estate=estate,
                     source_detail=source_detail,
                     received=received,
                 )
-            except IntegrityError:
+            except (IntegrityError, AuditConflict):
                 # Another writer stored one of these IDs between our look-up and our insert (PostgreSQL
                 # allows concurrent batches). Classify again against what is stored now.
                 if attempt == _RETRIES - 1:
@@ -327,6 +346,7 @@ class Pipeline:
         now: datetime,
         *,
         source: str,
+        actor: str = "system",
         estate: str | None,
         source_detail: str | None,
         received: int,
@@ -335,7 +355,8 @@ class Pipeline:
         bad = list(bad_in)
         naive_now = now.astimezone(UTC).replace(tzinfo=None)
         table = self.db.table(rtype.table_name)
-        columns = [f.column for f in rtype.fields] + list(META_COLUMNS)
+        protector = self.protector
+        columns = [f.column for f in rtype.fields] + list(META_COLUMNS) + protector.blind_columns(rtype)
         estate_index = (
             [f.code for f in rtype.fields].index(rtype.estate_field) if rtype.estate_field else None
         )
@@ -353,7 +374,9 @@ class Pipeline:
                 if known is None:
                     reference[out.record_id] = out.digest or ""
                     row_estate = estate or (out.row[estate_index] if estate_index is not None else None)
-                    rows.append([*out.row, row_estate, source, naive_now, out.digest, out.extra])
+                    row = list(out.row)
+                    blinds = protector.seal_row(rtype, row, out.record_id)
+                    rows.append([*row, row_estate, source, naive_now, out.digest, out.extra, *blinds])
                     stored.append(cand)
                     result.accepted += 1
                 elif known == out.digest:
@@ -389,6 +412,23 @@ class Pipeline:
                     warnings=result.warnings,
                 )
             )
+            if self.audit is not None:
+                # Last in the transaction: on PostgreSQL the audit append serialises writers until commit.
+                self.audit.append(
+                    conn,
+                    actor=actor,
+                    action="records.ingest",
+                    target=rtype.slug,
+                    detail={
+                        "source": source,
+                        "estate": estate,
+                        "received": received,
+                        "accepted": result.accepted,
+                        "duplicates": result.duplicates,
+                        "rejected": result.rejected,
+                        "released": len(released),
+                    },
+                )
         if stored and self.bus.active:
             self.bus.publish(
                 StoredRecords(
@@ -493,7 +533,7 @@ class Pipeline:
                 source=source,
                 source_detail=source_detail,
                 estate=estate,
-                raw=text,
+                raw=self.protector.seal_raw(text, digest),
                 raw_encoding=encoding,
                 raw_hash=digest,
                 errors=errors,
@@ -515,7 +555,13 @@ class Pipeline:
 
     # ---- replay ----------------------------------------------------------------------------------------
     def replay(
-        self, type_slug: str, entries: list[tuple[int, Item]], *, source: str, estate: str | None
+        self,
+        type_slug: str,
+        entries: list[tuple[int, Item]],
+        *,
+        source: str,
+        estate: str | None,
+        actor: str = "system",
     ) -> BatchResult:
         """Validate quarantined payloads again (after the data or dictionaries were fixed)."""
         rtype = record_type(type_slug)
@@ -527,5 +573,13 @@ class Pipeline:
         for entry in bad:
             entry.quarantine_pk = pks[id(entry.item)]
         return self._commit(
-            rtype, good, bad, now, source=source, estate=estate, source_detail=None, received=len(entries)
+            rtype,
+            good,
+            bad,
+            now,
+            source=source,
+            actor=actor,
+            estate=estate,
+            source_detail=None,
+            received=len(entries),
         )

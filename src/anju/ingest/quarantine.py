@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import ColumnElement, Row, func, select
 
 from anju.ingest.decode import decode_line
 from anju.ingest.items import Item, raw_bytes
@@ -65,7 +65,8 @@ class Entry:
         return d
 
 
-def _entry(row: Row[Any], with_raw: bool) -> Entry:
+def _entry(row: Row[Any], opener: Callable[[str, str], str] | None) -> Entry:
+    """An entry; with `opener` (the protector's open_raw) its raw payload is decrypted."""
     m = row._mapping
     return Entry(
         id=m["pk"],
@@ -82,8 +83,8 @@ def _entry(row: Row[Any], with_raw: bool) -> Entry:
         seen_count=m["seen_count"],
         attempts=m["attempts"],
         released_at=m["released_at"],
-        raw=m["raw"] if with_raw else None,
-        raw_encoding=m["raw_encoding"] if with_raw else None,
+        raw=opener(m["raw"], m["raw_hash"]) if opener else None,
+        raw_encoding=m["raw_encoding"] if opener else None,
     )
 
 
@@ -100,9 +101,13 @@ class Quarantine:
         record_type: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        estates: frozenset[str] | set[str] | None = None,
     ) -> tuple[int, builtins.list[Entry]]:
+        """Entries in arrival order; `estates` (None: all) limits them to a caller's scope."""
         q = self.table
-        cond = []
+        cond: builtins.list[ColumnElement[bool]] = []
+        if estates is not None:
+            cond.append(q.c.estate.in_(sorted(estates)))
         if status:
             cond.append(q.c.status == status)
         if record_type:
@@ -112,20 +117,30 @@ class Quarantine:
             rows = conn.execute(
                 select(q).where(*cond).order_by(q.c.pk).limit(limit).offset(offset)
             ).fetchall()
-        return int(total), [_entry(r, False) for r in rows]
+        return int(total), [_entry(r, None) for r in rows]
+
+    def estates_of(self, ids: builtins.list[int]) -> dict[int, str | None]:
+        """The estate of each existing entry among `ids`."""
+        q = self.table
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(select(q.c.pk, q.c.estate).where(q.c.pk.in_(ids))).all()
+        return {int(r.pk): r.estate for r in rows}
 
     def get(self, entry_id: int) -> Entry | None:
         with self.db.engine.connect() as conn:
             row = conn.execute(select(self.table).where(self.table.c.pk == entry_id)).first()
-        return _entry(row, True) if row is not None else None
+        return _entry(row, self.pipeline.protector.open_raw) if row is not None else None
 
     def replay(
         self,
         ids: builtins.list[int] | None = None,
         *,
         progress: Callable[[int], None] | None = None,
+        estates: frozenset[str] | set[str] | None = None,
+        actor: str = "system",
     ) -> BatchResult:
-        """Replay the given open entries, or every open entry when `ids` is None."""
+        """Replay the given open entries, or every open entry when `ids` is None; `estates` (None: all)
+        limits them to a caller's scope."""
         self.pipeline.reload_dictionaries()
         q = self.table
         total = BatchResult("*")
@@ -134,9 +149,19 @@ class Quarantine:
             cond = [q.c.status == "open", q.c.pk > last]
             if ids is not None:
                 cond.append(q.c.pk.in_(ids))
+            if estates is not None:
+                cond.append(q.c.estate.in_(sorted(estates)))
             with self.db.engine.connect() as conn:
                 rows = conn.execute(
-                    select(q.c.pk, q.c.record_type, q.c.source, q.c.estate, q.c.raw, q.c.raw_encoding)
+                    select(
+                        q.c.pk,
+                        q.c.record_type,
+                        q.c.source,
+                        q.c.estate,
+                        q.c.raw,
+                        q.c.raw_encoding,
+                        q.c.raw_hash,
+                    )
                     .where(*cond)
                     .order_by(q.c.pk)
                     .limit(_REPLAY_CHUNK)
@@ -146,10 +171,11 @@ class Quarantine:
             last = rows[-1].pk
             groups: dict[tuple[str, str, str | None], builtins.list[tuple[int, Item]]] = defaultdict(list)
             for r in rows:
-                item = decode_line(r.pk, raw_bytes(r.raw, r.raw_encoding))
+                raw = self.pipeline.protector.open_raw(r.raw, r.raw_hash)
+                item = decode_line(r.pk, raw_bytes(raw, r.raw_encoding))
                 groups[(r.record_type, r.source, r.estate)].append((r.pk, item))
             for (rtype, source, estate), entries in groups.items():
-                total.merge(self.pipeline.replay(rtype, entries, source=source, estate=estate))
+                total.merge(self.pipeline.replay(rtype, entries, source=source, estate=estate, actor=actor))
             if progress is not None:
                 progress(len(rows))
             if ids is not None and len(rows) < _REPLAY_CHUNK:

@@ -10,11 +10,16 @@ from fastapi import FastAPI
 
 from anju import __version__
 from anju.services import Services, open_services
-from anju.web import docs, errors
-from anju.web.api import quarantine, records, standard
+from anju.web import docs, errors, hardening
+from anju.web.api import admin, auth, quarantine, records, standard
+from anju.web.auth import public
+from anju.web.hardening import BodyLimit, RateLimiter
+
+# Sign-in and administration bodies are small; only ingestion carries large ones (its own limit).
+SMALL_BODY = 64 * 1024
 
 
-def create_app(services: Services | None = None) -> FastAPI:
+def create_app(services: Services | None = None, *, limiter: RateLimiter | None = None) -> FastAPI:
     """An app over the given services, or over services opened from the environment at start-up."""
 
     @asynccontextmanager
@@ -38,13 +43,26 @@ def create_app(services: Services | None = None) -> FastAPI:
     )
     if services is not None:
         app.state.services = services
+    app.state.limiter = limiter or RateLimiter()
     errors.install(app)
+    hardening.install(app)
+    app.add_middleware(
+        BodyLimit,
+        limits={"/api/v1/auth/": 8 * 1024, "/api/v1/users": SMALL_BODY, "/api/v1/regions": SMALL_BODY},
+    )
     docs.install(app)
+    app.include_router(auth.router)
     app.include_router(records.router)
     app.include_router(standard.router)
     app.include_router(quarantine.router)
+    app.include_router(admin.router)
 
-    @app.get("/healthz", tags=["health"], summary="Liveness and database reachability")
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        summary="Liveness and database reachability",
+        dependencies=[public("load balancers and monitors probe it without credentials")],
+    )
     async def healthz() -> dict[str, Any]:
         svc: Services = app.state.services
         return {

@@ -8,13 +8,15 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from anju.web.auth import public
+
 STATIC = "/static/swagger"
 
 
 def install(app: FastAPI) -> None:
     app.mount(STATIC, StaticFiles(directory=swagger_ui_path), name="swagger")
 
-    @app.get("/docs", include_in_schema=False)
+    @app.get("/docs", include_in_schema=False, dependencies=[public("the API's own documentation")])
     async def swagger() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=app.openapi_url or "/openapi.json",

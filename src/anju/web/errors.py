@@ -20,9 +20,12 @@ log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, zh: str, en: str, **extra: Any) -> None:
+    def __init__(
+        self, status: int, code: str, zh: str, en: str, *, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(en)
         self.status, self.code, self.zh, self.en, self.extra = status, code, zh, en, extra
+        self.headers = headers
 
 
 def body(code: str, zh: str, en: str, **extra: Any) -> dict[str, Any]:
@@ -38,7 +41,9 @@ _STATUS_TEXT = {
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(body(exc.code, exc.zh, exc.en, **exc.extra), status_code=exc.status)
+        return JSONResponse(
+            body(exc.code, exc.zh, exc.en, **exc.extra), status_code=exc.status, headers=exc.headers
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

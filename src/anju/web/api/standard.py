@@ -8,10 +8,14 @@ from fastapi import APIRouter, Depends
 
 from anju.services import Services
 from anju.standard.spec import FieldSpec, RecordType, load_standard
+from anju.web.auth import public
 from anju.web.deps import known_type, services
 from anju.web.errors import ApiError
 
-router = APIRouter(prefix="/api/v1", tags=["standard"])
+# The data standard and its code tables are published documents, not data about anyone.
+router = APIRouter(
+    prefix="/api/v1", tags=["standard"], dependencies=[public("the published data standard and code tables")]
+)
 
 
 def field_dict(f: FieldSpec) -> dict[str, Any]:

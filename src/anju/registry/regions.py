@@ -1,0 +1,89 @@
+"""The region tree: district → street → community → estate. Scopes of role bindings are its nodes.
+
+Codes follow GB/T 2260 down to the county (district); below it the deployment's own codes. The registry
+(buildings, units, houses) hangs off the estates.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+
+from sqlalchemy import Column, DateTime, Engine, Index, MetaData, String, Table, select
+
+LEVELS = ("district", "street", "community", "estate")
+LEVEL_ZH = {"district": "区", "street": "街道", "community": "社区", "estate": "小区"}
+
+
+def region_table(metadata: MetaData) -> Table:
+    table = Table(
+        "region",
+        metadata,
+        Column("code", String(40), primary_key=True),
+        Column("name", String(100), nullable=False),
+        Column("level", String(12), nullable=False),
+        Column("parent", String(40), nullable=True),
+        Column("created_at", DateTime, nullable=False),
+        comment="Region tree nodes: districts, streets, communities, estates",
+    )
+    Index(None, table.c.parent)
+    return table
+
+
+class RegionTree:
+    """Parent links of the region tree, cached briefly: every scoped request asks for them."""
+
+    TTL_SECONDS = 5.0
+
+    def __init__(self, engine: Engine, table: Table) -> None:
+        self.engine = engine
+        self.table = table
+        self._lock = threading.Lock()
+        self._children: dict[str, list[str]] = {}
+        self._parent: dict[str, str | None] = {}
+        self._loaded_at = -1e9
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._loaded_at = -1e9
+
+    def _load(self) -> None:
+        now = time.monotonic()
+        if now - self._loaded_at < self.TTL_SECONDS:
+            return
+        with self._lock:
+            if now - self._loaded_at < self.TTL_SECONDS:
+                return
+            children: dict[str, list[str]] = {}
+            parent: dict[str, str | None] = {}
+            with self.engine.connect() as conn:
+                for code, up in conn.execute(select(self.table.c.code, self.table.c.parent)):
+                    parent[code] = up
+                    if up is not None:
+                        children.setdefault(up, []).append(code)
+            self._children, self._parent = children, parent
+            self._loaded_at = time.monotonic()
+
+    def descendants(self, codes: Iterable[str]) -> set[str]:
+        """The nodes themselves and every node under them. Unknown codes stand for themselves."""
+        self._load()
+        seen: set[str] = set()
+        stack = list(codes)
+        while stack:
+            code = stack.pop()
+            if code in seen:
+                continue
+            seen.add(code)
+            stack.extend(self._children.get(code, ()))
+        return seen
+
+    def ancestors(self, code: str) -> list[str]:
+        """The node and the nodes above it, nearest first."""
+        self._load()
+        out: list[str] = []
+        node: str | None = code
+        while node is not None and node not in out:
+            out.append(node)
+            node = self._parent.get(node)
+        return out

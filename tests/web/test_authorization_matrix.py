@@ -1,0 +1,448 @@
+"""Deny by default, checked exhaustively: every route declares a permission, and for every route × every
+role × an object inside / outside the caller's scope the answer is the one roles.yaml says: allowed,
+403 without the permission, 404 for an object outside the scope (or 403 for a target outside it)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from anju.security.roles import get_role, load_roles
+from anju.services import Services
+from anju.standard.samples import mixed_records
+from anju.web.app import create_app
+from anju.web.auth import endpoint_permissions
+from anju.web.hardening import RateLimiter
+
+SLUG = "access_swipe"
+PASSWORD = "matrix password 123"
+# Framework routes with no dependencies at all: the OpenAPI document and the Swagger UI's static files.
+FRAMEWORK = {"/openapi.json", "/static/swagger"}
+
+
+@dataclass
+class World:
+    svc: Services
+    client: TestClient
+    tokens: dict[str, str] = field(default_factory=dict)  # role -> bearer token of a user scoped to C1
+    record_in: str = ""
+    record_out: str = ""
+    quarantine_in: int = 0
+    quarantine_out: int = 0
+    counter: itertools.count[int] = field(default_factory=itertools.count)
+
+    def unique(self, prefix: str) -> str:
+        return f"{prefix}{next(self.counter)}"
+
+
+Call = Callable[[World, dict[str, str], str], httpx.Response]
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str  # the route's template, as endpoint_permissions reports it
+    permission: str  # a resource:action, "public" or "authenticated"
+    call: Call
+    allowed: dict[str, int]  # where ("inside"/"outside") -> status when the permission is held
+    check: Callable[[World, httpx.Response, str], None] | None = None
+
+
+def _records(n: int, seed: int, device: str = "DEV1") -> list[dict[str, Any]]:
+    recs = [r for r, _ in mixed_records(SLUG, n, seed=seed, defect_rate=0.0)]
+    for r in recs:
+        r["SB_BH"] = device
+    return recs
+
+
+def _estate(where: str) -> str:
+    return "E1" if where == "inside" else "E2"
+
+
+def _lists_only_inside(key: str, id_key: str) -> Callable[[World, httpx.Response, str], None]:
+    def check(world: World, response: httpx.Response, where: str) -> None:
+        found = {str(item[id_key]) for item in response.json()[key]}
+        inside = world.record_in if key == "records" else str(world.quarantine_in)
+        outside = world.record_out if key == "records" else str(world.quarantine_out)
+        assert inside in found and outside not in found, (found, inside, outside)
+
+    return check
+
+
+def _export_only_inside(world: World, response: httpx.Response, where: str) -> None:
+    ids = {orjson.loads(line)["ID"] for line in response.text.splitlines()}
+    assert world.record_in in ids and world.record_out not in ids
+
+
+def _user_for_disable(world: World, where: str) -> str:
+    name = world.unique("victim")
+    world.svc.identity.create_user(name, PASSWORD, "resident", _estate(where))
+    return name
+
+
+CASES: list[Case] = [
+    Case("GET", "/healthz", "public", lambda w, h, _: w.client.get("/healthz", headers=h), {}),
+    Case("GET", "/docs", "public", lambda w, h, _: w.client.get("/docs", headers=h), {}),
+    Case(
+        "GET", "/api/v1/standard", "public", lambda w, h, _: w.client.get("/api/v1/standard", headers=h), {}
+    ),
+    Case(
+        "GET",
+        "/api/v1/standard/{record_type}",
+        "public",
+        lambda w, h, _: w.client.get(f"/api/v1/standard/{SLUG}", headers=h),
+        {},
+    ),
+    Case(
+        "GET",
+        "/api/v1/dictionaries",
+        "public",
+        lambda w, h, _: w.client.get("/api/v1/dictionaries", headers=h),
+        {},
+    ),
+    Case(
+        "GET",
+        "/api/v1/dictionaries/{name}",
+        "public",
+        lambda w, h, _: w.client.get("/api/v1/dictionaries/XB", headers=h),
+        {},
+    ),
+    Case(
+        "POST",
+        "/api/v1/auth/token",
+        "public",
+        lambda w, h, _: w.client.post(
+            "/api/v1/auth/token", json={"username": "login-user", "password": PASSWORD}
+        ),
+        {},
+    ),
+    Case(
+        "POST",
+        "/api/v1/auth/login",
+        "public",
+        lambda w, h, _: _login(w),
+        {},
+    ),
+    Case(
+        "GET",
+        "/api/v1/auth/me",
+        "authenticated",
+        lambda w, h, _: w.client.get("/api/v1/auth/me", headers=h),
+        {},
+    ),
+    Case(
+        "POST",
+        "/api/v1/auth/logout",
+        "authenticated",
+        # With a token of its own, so that signing out does not revoke the token the other cases use.
+        lambda w, h, _: w.client.post("/api/v1/auth/logout", headers=_fresh_token(w, h)),
+        {},
+    ),
+    Case(
+        "POST",
+        "/api/v1/records/{record_type}",
+        "records:edit",
+        lambda w, h, where: w.client.post(
+            f"/api/v1/records/{SLUG}",
+            params={"estate": _estate(where)},
+            json=_records(1, seed=1000 + next(w.counter)),
+            headers=h,
+        ),
+        {"inside": 200, "outside": 403},
+    ),
+    Case(
+        "GET",
+        "/api/v1/records/{record_type}",
+        "records:view",
+        lambda w, h, _: w.client.get(f"/api/v1/records/{SLUG}", params={"limit": 1000}, headers=h),
+        {"inside": 200, "outside": 200},
+        _lists_only_inside("records", "ID"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/records/{record_type}",
+        "records:unmask",
+        lambda w, h, _: w.client.get(f"/api/v1/records/{SLUG}", params={"unmask": True}, headers=h),
+        {"inside": 200, "outside": 200},
+    ),
+    Case(
+        "GET",
+        "/api/v1/records/{record_type}/{record_id}",
+        "records:view",
+        lambda w, h, where: w.client.get(
+            f"/api/v1/records/{SLUG}/{w.record_in if where == 'inside' else w.record_out}", headers=h
+        ),
+        {"inside": 200, "outside": 404},
+    ),
+    Case(
+        "GET",
+        "/api/v1/records/{record_type}/export",
+        "records:export",
+        lambda w, h, _: w.client.get(f"/api/v1/records/{SLUG}/export", headers=h),
+        {"inside": 200, "outside": 200},
+        _export_only_inside,
+    ),
+    Case(
+        "GET",
+        "/api/v1/quarantine",
+        "quarantine:view",
+        lambda w, h, _: w.client.get("/api/v1/quarantine", params={"limit": 1000}, headers=h),
+        {"inside": 200, "outside": 200},
+        _lists_only_inside("entries", "id"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/quarantine/{entry_id}",
+        "quarantine:view",
+        lambda w, h, where: w.client.get(
+            f"/api/v1/quarantine/{w.quarantine_in if where == 'inside' else w.quarantine_out}", headers=h
+        ),
+        {"inside": 200, "outside": 404},
+    ),
+    Case(
+        "GET",
+        "/api/v1/quarantine/{entry_id}",
+        "quarantine:unmask",
+        lambda w, h, where: w.client.get(
+            f"/api/v1/quarantine/{w.quarantine_in if where == 'inside' else w.quarantine_out}",
+            params={"unmask": True},
+            headers=h,
+        ),
+        {"inside": 200, "outside": 404},
+    ),
+    Case(
+        "POST",
+        "/api/v1/quarantine/replay",
+        "quarantine:edit",
+        lambda w, h, where: w.client.post(
+            "/api/v1/quarantine/replay",
+            json={"ids": [w.quarantine_in if where == "inside" else w.quarantine_out]},
+            headers=h,
+        ),
+        {"inside": 200, "outside": 404},
+    ),
+    Case(
+        "GET",
+        "/api/v1/users",
+        "users:view",
+        lambda w, h, _: w.client.get("/api/v1/users", headers=h),
+        {"inside": 200, "outside": 200},
+    ),
+    Case(
+        "POST",
+        "/api/v1/users",
+        "users:edit",
+        lambda w, h, where: w.client.post(
+            "/api/v1/users",
+            json={
+                "username": w.unique("new"),
+                "password": PASSWORD,
+                "role": "resident",
+                "scope": _estate(where),
+            },
+            headers=h,
+        ),
+        {"inside": 201, "outside": 403},
+    ),
+    Case(
+        "POST",
+        "/api/v1/users/{username}/roles",
+        "users:edit",
+        lambda w, h, where: w.client.post(
+            "/api/v1/users/login-user/roles", json={"role": "resident", "scope": _estate(where)}, headers=h
+        ),
+        {"inside": 200, "outside": 403},
+    ),
+    Case(
+        "POST",
+        "/api/v1/users/{username}/disable",
+        "users:edit",
+        lambda w, h, where: w.client.post(f"/api/v1/users/{_user_for_disable(w, where)}/disable", headers=h),
+        {"inside": 200, "outside": 404},
+    ),
+    Case(
+        "GET",
+        "/api/v1/regions",
+        "regions:view",
+        lambda w, h, _: w.client.get("/api/v1/regions", headers=h),
+        {"inside": 200, "outside": 200},
+    ),
+    Case(
+        "POST",
+        "/api/v1/regions",
+        "regions:edit",
+        lambda w, h, where: w.client.post(
+            "/api/v1/regions",
+            json={"code": w.unique("B"), "name": "楼栋", "level": "estate", "parent": _estate(where)},
+            headers=h,
+        ),
+        {"inside": 201, "outside": 403},
+    ),
+    Case(
+        "POST",
+        "/api/v1/devices/{device_id}/credential",
+        "devices:edit",
+        lambda w, h, where: w.client.post(
+            f"/api/v1/devices/{w.unique('D')}/credential", params={"estate": _estate(where)}, headers=h
+        ),
+        {"inside": 201, "outside": 403},
+    ),
+    Case(
+        "GET",
+        "/api/v1/audit",
+        "audit:view",
+        lambda w, h, _: w.client.get("/api/v1/audit", headers=h),
+        {"inside": 200, "outside": 200},
+    ),
+]
+
+
+def _login(world: World) -> httpx.Response:
+    response = world.client.post("/api/v1/auth/login", json={"username": "login-user", "password": PASSWORD})
+    world.client.cookies.clear()  # the session cookie must not ride along with the next (anonymous) call
+    return response
+
+
+def _fresh_token(world: World, headers: dict[str, str]) -> dict[str, str]:
+    if not headers:
+        return headers
+    token = headers["Authorization"].split(" ", 1)[1]
+    if token.startswith("dev."):
+        return headers
+    principal = world.svc.identity.resolve(token, "bearer")
+    assert principal is not None
+    return {"Authorization": f"Bearer {world.svc.identity.issue(principal)[0]}"}
+
+
+@pytest.fixture
+def world(sqlite_services: Services) -> Iterator[World]:
+    svc = sqlite_services
+    regions = [("D1", "district", None), ("S1", "street", "D1"), ("C1", "community", "S1")]
+    regions += [("E1", "estate", "C1"), ("C2", "community", "S1"), ("E2", "estate", "C2")]
+    with TestClient(create_app(svc, limiter=RateLimiter({}))) as client:
+        w = World(svc, client)
+        from datetime import UTC, datetime
+
+        from sqlalchemy import insert
+
+        with svc.db.engine.begin() as conn:
+            now = datetime.now(UTC).replace(tzinfo=None)
+            for code, level, parent in regions:
+                conn.execute(
+                    insert(svc.db.table("region")).values(
+                        code=code, name=code, level=level, parent=parent, created_at=now
+                    )
+                )
+        for where, seed in (("inside", 1), ("outside", 2)):
+            rec = _records(1, seed=seed)[0]
+            svc.pipeline.ingest(SLUG, _items([rec]), source="fixture", estate=_estate(where))
+            bad = {**_records(1, seed=seed + 10)[0], "SK_FSDM": "ZZ"}
+            result = svc.pipeline.ingest(SLUG, _items([bad]), source="fixture", estate=_estate(where))
+            qid = result.rejects[0].quarantine_id
+            if where == "inside":
+                w.record_in, w.quarantine_in = rec["ID"], qid
+            else:
+                w.record_out, w.quarantine_out = rec["ID"], qid
+        svc.identity.create_user("login-user", PASSWORD, "resident", "E1")
+        for role in load_roles():
+            if role == "device":
+                w.tokens[role] = svc.identity.create_device_credential("DEV1", "E1")
+                continue
+            svc.identity.create_user(f"{role}-c1", PASSWORD, role, "C1")
+            principal = svc.identity.authenticate(f"{role}-c1", PASSWORD)
+            w.tokens[role] = svc.identity.issue(principal)[0]
+        yield w
+
+
+def _items(records: list[dict[str, Any]]) -> list[Any]:
+    from anju.ingest.decode import decode_body
+
+    return decode_body(orjson.dumps(records))
+
+
+def _expected(case: Case, role: str | None, where: str) -> int:
+    if case.permission == "public":
+        return 200
+    if role is None:
+        return 401
+    if case.permission == "authenticated":
+        return 200
+    if case.permission not in get_role(role).permissions:
+        return 403
+    # A device credential is additionally tied to its own records; the ingest case sends DEV1's.
+    return case.allowed[where]
+
+
+def test_every_route_declares_a_permission() -> None:
+    undeclared = []
+    for path, methods, declared in endpoint_permissions(create_app(_NoServices())):  # type: ignore[arg-type]
+        if declared is None:
+            if path not in FRAMEWORK:
+                undeclared.append((path, methods, "framework route not on the allow-list"))
+        elif len(declared) != 1:
+            undeclared.append((path, methods, f"declares {sorted(declared) or 'nothing'}"))
+    assert undeclared == []
+
+
+class _NoServices:
+    """Building an app needs no services until a request arrives."""
+
+
+def test_matrix_covers_every_route() -> None:
+    covered = {(c.method, c.path) for c in CASES}
+    routes = {
+        (m, path)
+        for path, methods, declared in endpoint_permissions(create_app(_NoServices()))  # type: ignore[arg-type]
+        if declared is not None
+        for m in methods
+        if m != "HEAD"
+    }
+    assert routes - covered == set(), "add these routes to CASES"
+    for c in CASES:
+        declared = next(
+            d
+            for p, ms, d in endpoint_permissions(create_app(_NoServices()))
+            if p == c.path and c.method in ms
+        )  # type: ignore[arg-type]
+        # The unmask cases sit on a route that declares the view permission and asks for unmask inside.
+        assert c.permission in (declared or set()) or c.permission.endswith(":unmask"), (
+            c.path,
+            c.permission,
+            declared,
+        )
+
+
+def test_authorization_matrix(world: World) -> None:
+    mismatches = []
+    roles: list[str | None] = [None, *load_roles()]
+    for case, role, where in itertools.product(CASES, roles, ("inside", "outside")):
+        headers = {} if role is None else {"Authorization": f"Bearer {world.tokens[role]}"}
+        response = case.call(world, headers, where)
+        want = _expected(case, role, where)
+        if response.status_code != want:
+            mismatches.append(
+                (
+                    case.method,
+                    case.path,
+                    case.permission,
+                    role,
+                    where,
+                    want,
+                    response.status_code,
+                    response.text[:160],
+                )
+            )
+            continue
+        if response.status_code >= 400:
+            body = response.json()
+            assert set(body) == {"error"} and {"code", "message_zh", "message_en"} <= set(body["error"])
+        elif case.check is not None and role is not None:
+            case.check(world, response, where)
+    assert mismatches == [], "\n".join(map(str, mismatches))
