@@ -26,6 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from anju.config import Settings, SettingsError
+from anju.evaluation.cli import evaluate_app
 from anju.ingest.decode import iter_csv, iter_xlsx, open_text
 from anju.ingest.items import Item
 from anju.ingest.pipeline import EstateInvalid, check_estate
@@ -53,6 +54,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(devices_app, name="devices")
 app.add_typer(regions_app, name="regions")
+app.add_typer(evaluate_app, name="evaluate")
 
 # Piped output (scripts, grep, CI logs) must not be wrapped or folded at 80 columns.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 240)
