@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -81,6 +82,8 @@ SECURITY_HEADERS = {
 
 
 def install(app: FastAPI) -> None:
+    quiet_access_log()
+
     @app.middleware("http")
     async def security_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -170,3 +173,20 @@ def _too_large(limit: int, path: str) -> JSONResponse:
         status_code=413,
         headers=headers,
     )
+
+
+class QueryStringFilter(logging.Filter):
+    """Access logs keep the path and drop the query string: searches carry ID numbers and phones
+    (`?GMSFHM=…`), which must never reach a log file."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (*args[:2], args[2].split("?", 1)[0] + "?…", *args[3:])
+        return True
+
+
+def quiet_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, QueryStringFilter) for f in access.filters):
+        access.addFilter(QueryStringFilter())
