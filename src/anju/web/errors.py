@@ -98,4 +98,6 @@ def install(app: FastAPI) -> None:
 
 def _short(value: Any) -> Any:
     text = value if isinstance(value, str) else repr(value)
+    # A lone surrogate (a JSON "\ud800" escape) cannot be encoded as UTF-8 in the answer: escape it.
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text if len(text) <= 80 else text[:80] + "…"
