@@ -9,8 +9,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, DateTime, Engine, Index, MetaData, String, Table, select
+from sqlalchemy import Column, DateTime, Engine, Index, MetaData, String, Table, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from anju.db.engine import WRITE_OPTIONS
+
+if TYPE_CHECKING:
+    from anju.security.audit import AuditLog
 
 LEVELS = ("district", "street", "community", "estate")
 LEVEL_ZH = {"district": "区", "street": "街道", "community": "社区", "estate": "小区"}
@@ -31,6 +39,14 @@ def region_table(metadata: MetaData) -> Table:
     return table
 
 
+class RegionRefused(ValueError):
+    """A node that cannot be added; `code` is `parent_unknown` or `region_exists`."""
+
+    def __init__(self, code: str, field: str, value: str, zh: str, en: str) -> None:
+        super().__init__(en)
+        self.code, self.field, self.value, self.zh, self.en = code, field, value, zh, en
+
+
 class RegionTree:
     """Parent links of the region tree, cached briefly: every scoped request asks for them."""
 
@@ -43,6 +59,40 @@ class RegionTree:
         self._children: dict[str, list[str]] = {}
         self._parent: dict[str, str | None] = {}
         self._loaded_at = -1e9
+
+    def add(
+        self, audit: AuditLog, *, code: str, name: str, level: str, parent: str | None, actor: str
+    ) -> None:
+        """Add a node under an existing parent, audited in the same transaction."""
+        t = self.table
+        try:
+            with self.engine.connect().execution_options(**WRITE_OPTIONS) as conn, conn.begin():
+                if (
+                    parent is not None
+                    and conn.execute(select(t.c.code).where(t.c.code == parent)).first() is None
+                ):
+                    raise RegionRefused(
+                        "parent_unknown",
+                        "parent",
+                        parent,
+                        f"上级区划 {parent!r} 不存在",
+                        f"parent region {parent!r} does not exist",
+                    )
+                conn.execute(
+                    insert(t).values(
+                        code=code,
+                        name=name,
+                        level=level,
+                        parent=parent,
+                        created_at=datetime.now(UTC).replace(tzinfo=None),
+                    )
+                )
+                audit.append(conn, actor=actor, action="regions.create", target=code)
+        except IntegrityError:
+            raise RegionRefused(
+                "region_exists", "code", code, f"区划编码 {code!r} 已存在", f"region {code!r} exists"
+            ) from None
+        self.invalidate()
 
     def invalidate(self) -> None:
         with self._lock:

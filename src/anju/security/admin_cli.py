@@ -5,18 +5,15 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
 
 from anju.config import Settings
-from anju.registry.regions import LEVEL_ZH, LEVELS
+from anju.registry.regions import LEVEL_ZH, LEVELS, RegionRefused
 from anju.security.identity import IdentityError
 from anju.services import Services, open_services
 
@@ -209,22 +206,9 @@ def regions_add(
         raise AdminError(f"--level {level!r}: expected one of {', '.join(LEVELS)}")
     svc = _services()
     try:
-        t = svc.db.table("region")
-        with svc.db.engine.begin() as conn:
-            if parent and conn.execute(select(t.c.code).where(t.c.code == parent)).first() is None:
-                raise AdminError(f"--parent {parent!r}: no such region")
-            conn.execute(
-                insert(t).values(
-                    code=code,
-                    name=name,
-                    level=level,
-                    parent=parent,
-                    created_at=datetime.now(UTC).replace(tzinfo=None),
-                )
-            )
-            svc.audit.append(conn, actor=actor(), action="regions.create", target=code)
-    except IntegrityError:
-        raise AdminError(f"region {code!r} exists") from None
+        svc.regions.add(svc.audit, code=code, name=name, level=level, parent=parent, actor=actor())
+    except RegionRefused as exc:
+        raise AdminError(f"{exc.en} · {exc.zh}") from None
     finally:
         svc.close()
     out.print(f"{LEVEL_ZH[level]} {code} {name}" + (f" ⊂ {parent}" if parent else ""))

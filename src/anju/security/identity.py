@@ -270,23 +270,28 @@ class Identity:
         return int(pk)
 
     def get_user(self, username: str) -> UserInfo:
-        users = [u for u in self.list_users() if u.username == username]
+        users = self.list_users(username)
         if not users:
-            self._user_pk(username)
+            self._user_pk(username)  # raises user_unknown, with the same guards as every look-up
         return users[0]
 
-    def list_users(self) -> list[UserInfo]:
+    def list_users(self, username: str | None = None) -> list[UserInfo]:
+        """Every user, or only `username`, with their bindings."""
         u, b = self.users, self.bindings
+        user_filter = [u.c.username == username] if username is not None else []
         with self.engine.connect() as conn:
             binds: dict[int, list[tuple[str, str]]] = {}
             for user_pk, role, scope in conn.execute(
-                select(b.c.user_pk, b.c.role, b.c.scope).order_by(b.c.pk)
+                select(b.c.user_pk, b.c.role, b.c.scope)
+                .join(u, u.c.pk == b.c.user_pk)
+                .where(*user_filter)
+                .order_by(b.c.pk)
             ):
                 binds.setdefault(user_pk, []).append((role, scope))
             rows = conn.execute(
-                select(
-                    u.c.pk, u.c.username, u.c.display_name, u.c.disabled, u.c.locked_until, u.c.created_at
-                ).order_by(u.c.username)
+                select(u.c.pk, u.c.username, u.c.display_name, u.c.disabled, u.c.locked_until, u.c.created_at)
+                .where(*user_filter)
+                .order_by(u.c.username)
             ).all()
         return [
             UserInfo(

@@ -13,10 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from anju.security.crypto import BlindIndex, FieldCipher
 from anju.security.keys import Keyring
 from anju.security.masking import mask, mask_embedded_identifiers
-from anju.standard.spec import FieldSpec, RecordType
+from anju.standard.spec import FieldSpec, RecordType, record_type
 
 BLIND_KINDS = frozenset({"id_number", "phone", "plate"})
 QUARANTINE_TABLE = "quarantine"
@@ -159,10 +161,6 @@ def mask_raw(type_slug: str, raw: str, encoding: str) -> str:
     """A quarantined payload for someone who may not see it in full: a JSON object has its personal
     fields masked by kind; anything else (broken JSON, CSV, binary) has identifier-shaped runs masked,
     and binary payloads are hidden entirely."""
-    import orjson
-
-    from anju.standard.spec import record_type
-
     if encoding != "utf-8":
         return f"[已隐藏 {len(raw)} 字符的二进制内容]"
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from anju.db.engine import WRITE_OPTIONS
 from anju.security.personal import personal_fields
@@ -33,8 +33,6 @@ class RotationReport:
 
 
 def count_sealed_rows(svc: Services) -> int:
-    from sqlalchemy import func
-
     total = 0
     with svc.db.engine.connect() as conn:
         for rtype in load_standard().values():

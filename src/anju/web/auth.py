@@ -51,6 +51,13 @@ class Access:
         """The caller's access under a second permission (unmask, export), or None if not held."""
         return _access(self.services, self.principal, permission)
 
+    def require_also(self, permission: str) -> Access:
+        """As `also`, but a permission not held is answered 403, as a route's own would be."""
+        access = self.also(permission)
+        if access is None:
+            raise forbidden(permission)
+        return access
+
     @property
     def actor(self) -> str:
         return self.principal.actor
@@ -62,6 +69,30 @@ def _access(svc: Services, principal: Principal, permission: str) -> Access | No
         return None
     estates = None if everywhere else frozenset(svc.regions.descendants(scopes))
     return Access(principal, permission, everywhere, estates, svc)
+
+
+def forbidden(permission: str) -> ApiError:
+    return ApiError(
+        403,
+        "forbidden",
+        f"没有权限：此操作需要 {permission}",
+        f"forbidden: this needs the permission {permission}",
+        permission=permission,
+    )
+
+
+def scope_denied(field_name: str, value: str | None) -> ApiError:
+    """A target (an estate to write into, a scope to grant) outside the caller's scope."""
+    shown_zh = repr(value) if value else "全平台"
+    shown_en = repr(value) if value else "the whole platform"
+    return ApiError(
+        403,
+        "scope_denied",
+        f"{field_name}={shown_zh} 不在您的授权范围内",
+        f"{field_name}={shown_en} is outside the scope of your permission",
+        field=field_name,
+        value=value,
+    )
 
 
 def _unauthenticated() -> ApiError:
@@ -121,13 +152,7 @@ class Authorizer:
         svc: Services = request.app.state.services
         access = await run_in_threadpool(_access, svc, principal, self.permission)
         if access is None:
-            raise ApiError(
-                403,
-                "forbidden",
-                f"没有权限：此操作需要 {self.permission}",
-                f"forbidden: this needs the permission {self.permission}",
-                permission=self.permission,
-            )
+            raise forbidden(self.permission)
         request.state.principal = principal
         return access
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
-from anju.registry.regions import LEVELS
+from anju.registry.regions import LEVELS, RegionRefused
 from anju.security.identity import IdentityError, UserInfo
-from anju.web.auth import Access, not_found, require
+from anju.web.auth import Access, not_found, require, scope_denied
 from anju.web.errors import ApiError
 
 router = APIRouter(prefix="/api/v1", tags=["administration"])
@@ -24,17 +23,6 @@ CODE = r"^[A-Za-z0-9_\-]{1,40}$"
 def _identity_error(exc: IdentityError) -> ApiError:
     status = 409 if exc.code == "username_taken" else 404 if exc.code == "user_unknown" else 422
     return ApiError(status, exc.code, exc.zh, exc.en, field=exc.field, value=exc.value)
-
-
-def _scope_denied(scope: str | None) -> ApiError:
-    return ApiError(
-        403,
-        "scope_denied",
-        f"范围 {scope or '全平台'!r} 超出您的授权范围",
-        f"scope {scope or 'whole platform'!r} is outside the scope of your permission",
-        field="scope",
-        value=scope,
-    )
 
 
 def _visible(access: Access, user: UserInfo) -> bool:
@@ -66,7 +54,7 @@ async def list_users(access: Annotated[Access, require("users:view")]) -> dict[s
 @router.post("/users", status_code=201, summary="Create a user with a first role binding", tags=["users"])
 async def create_user(new: NewUser, access: Annotated[Access, require("users:edit")]) -> dict[str, Any]:
     if not access.covers(new.scope) and access.estates is not None:
-        raise _scope_denied(new.scope)
+        raise scope_denied("scope", new.scope)
     try:
         user = await run_in_threadpool(
             access.services.identity.create_user,
@@ -87,7 +75,7 @@ async def bind(
     username: str, binding: Binding, access: Annotated[Access, require("users:edit")]
 ) -> dict[str, Any]:
     if access.estates is not None and not access.covers(binding.scope):
-        raise _scope_denied(binding.scope)
+        raise scope_denied("scope", binding.scope)
     try:
         user = await run_in_threadpool(
             access.services.identity.bind, username, binding.role, binding.scope, actor=access.actor
@@ -136,41 +124,14 @@ async def list_regions(access: Annotated[Access, require("regions:view")]) -> di
 async def create_region(new: NewRegion, access: Annotated[Access, require("regions:edit")]) -> dict[str, Any]:
     svc = access.services
     if access.estates is not None and not access.covers(new.parent):
-        raise _scope_denied(new.parent)
-    t = svc.db.table("region")
-
-    def write() -> None:
-        with svc.db.engine.begin() as conn:
-            if (
-                new.parent is not None
-                and conn.execute(select(t.c.code).where(t.c.code == new.parent)).first() is None
-            ):
-                raise ApiError(
-                    422,
-                    "parent_unknown",
-                    f"上级区划 {new.parent!r} 不存在",
-                    f"parent region {new.parent!r} does not exist",
-                    field="parent",
-                    value=new.parent,
-                )
-            conn.execute(
-                insert(t).values(
-                    code=new.code,
-                    name=new.name,
-                    level=new.level,
-                    parent=new.parent,
-                    created_at=datetime.now(UTC).replace(tzinfo=None),
-                )
-            )
-            svc.audit.append(conn, actor=access.actor, action="regions.create", target=new.code)
-
+        raise scope_denied("parent", new.parent)
     try:
-        await run_in_threadpool(write)
-    except IntegrityError:
-        raise ApiError(
-            409, "region_exists", f"区划编码 {new.code!r} 已存在", f"region {new.code!r} exists", field="code"
-        ) from None
-    svc.regions.invalidate()
+        await run_in_threadpool(
+            partial(svc.regions.add, svc.audit, **new.model_dump(), actor=access.actor),
+        )
+    except RegionRefused as exc:
+        status = 409 if exc.code == "region_exists" else 422
+        raise ApiError(status, exc.code, exc.zh, exc.en, field=exc.field, value=exc.value) from None
     return new.model_dump()
 
 
@@ -187,7 +148,7 @@ async def device_credential(
     estate: Annotated[str, Query(pattern=CODE, description="the device's estate")],
 ) -> dict[str, Any]:
     if not access.covers(estate):
-        raise _scope_denied(estate)
+        raise scope_denied("estate", estate)
     try:
         token = await run_in_threadpool(
             access.services.identity.create_device_credential, device_id, estate, actor=access.actor

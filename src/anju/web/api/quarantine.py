@@ -32,6 +32,18 @@ class ReplayRequest(BaseModel):
         return self
 
 
+def _no_entry(entry_id: int, field_name: str) -> ApiError:
+    """Also the answer for an entry outside the caller's scope: scope boundaries do not reveal entries."""
+    return ApiError(
+        404,
+        "quarantine_entry_not_found",
+        f"隔离区中没有编号 {entry_id} 的记录",
+        f"no quarantine entry {entry_id}",
+        field=field_name,
+        value=entry_id,
+    )
+
+
 @router.get("", summary="Quarantined records")
 async def list_entries(
     access: Annotated[Access, require("quarantine:view")],
@@ -62,28 +74,13 @@ async def show_entry(
     ] = False,
 ) -> dict[str, Any]:
     svc = access.services
-    full = access.also("quarantine:unmask") if unmask else None
-    if unmask and full is None:
-        raise ApiError(
-            403,
-            "forbidden",
-            "没有权限查看隔离记录的原文（需要 quarantine:unmask）",
-            "forbidden: the raw payload in full needs the permission quarantine:unmask",
-            permission="quarantine:unmask",
-        )
+    full = access.require_also("quarantine:unmask") if unmask else None
     in_range = 1 <= entry_id <= MAX_ENTRY_ID
     entry = await run_in_threadpool(svc.quarantine.get, entry_id) if in_range else None
     if entry is not None and not (full or access).covers(entry.estate):
         entry = None
     if entry is None:
-        raise ApiError(
-            404,
-            "quarantine_entry_not_found",
-            f"隔离区中没有编号 {entry_id} 的记录",
-            f"no quarantine entry {entry_id}",
-            field="entry_id",
-            value=entry_id,
-        )
+        raise _no_entry(entry_id, "entry_id")
     if full is not None:
         await run_in_threadpool(
             svc.audit.record, actor=access.actor, action="quarantine.unmask", target=f"quarantine/{entry_id}"
@@ -104,14 +101,7 @@ async def replay(
         estates = await run_in_threadpool(access.services.quarantine.estates_of, request.ids)
         for entry_id in request.ids:
             if entry_id not in estates or not access.covers(estates[entry_id]):
-                raise ApiError(
-                    404,
-                    "quarantine_entry_not_found",
-                    f"隔离区中没有编号 {entry_id} 的记录",
-                    f"no quarantine entry {entry_id}",
-                    field="ids",
-                    value=entry_id,
-                )
+                raise _no_entry(entry_id, "ids")
     result = await run_in_threadpool(
         access.services.quarantine.replay,
         None if request.all else request.ids,

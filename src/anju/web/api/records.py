@@ -20,7 +20,7 @@ from anju.security.personal import BLIND_KINDS, blind_column, mask_record
 from anju.services import Services
 from anju.standard.export import iter_records, write_csv
 from anju.standard.spec import RecordType
-from anju.web.auth import Access, not_found, require
+from anju.web.auth import Access, not_found, require, scope_denied
 from anju.web.deps import checked_estate, known_type
 from anju.web.errors import ApiError
 
@@ -70,7 +70,7 @@ async def ingest(
     principal = access.principal
     if principal.kind == "device":
         if estate is not None and estate != principal.estate:
-            raise _scope_denied(estate)
+            raise scope_denied("estate", estate)
         estate = principal.estate
     elif access.estates is not None:
         if estate is None:
@@ -82,7 +82,7 @@ async def ingest(
                 field="estate",
             )
         if not access.covers(estate):
-            raise _scope_denied(estate)
+            raise scope_denied("estate", estate)
     request.app.state.limiter.check("ingest", principal.actor)
     body = await _read_body(request, svc.settings.http_max_body_bytes)
     if not body.strip():
@@ -116,17 +116,6 @@ async def ingest(
         actor=principal.actor,
     )
     return result.to_dict()
-
-
-def _scope_denied(estate: str) -> ApiError:
-    return ApiError(
-        403,
-        "scope_denied",
-        f"小区 {estate!r} 不在您的授权范围内",
-        f"estate {estate!r} is outside the scope of your permission",
-        field="estate",
-        value=estate,
-    )
 
 
 def _check_device_records(rtype: RecordType, items: list[Item], device_id: str) -> None:
@@ -199,18 +188,7 @@ def _search_conditions(rtype: RecordType, request: Request, svc: Services) -> li
 
 
 def _unmask_access(access: Access, unmask: bool) -> Access | None:
-    if not unmask:
-        return None
-    granted = access.also("records:unmask")
-    if granted is None:
-        raise ApiError(
-            403,
-            "forbidden",
-            "没有权限查看明文个人信息（需要 records:unmask）",
-            "forbidden: seeing personal data unmasked needs the permission records:unmask",
-            permission="records:unmask",
-        )
-    return granted
+    return access.require_also("records:unmask") if unmask else None
 
 
 def _narrow(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
