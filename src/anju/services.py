@@ -10,6 +10,8 @@ from anju.ingest.bus import Bus
 from anju.ingest.pipeline import Clock, Pipeline, utcnow
 from anju.ingest.quarantine import Quarantine
 from anju.registry.regions import RegionTree
+from anju.registry.sealing import RegistrySealer
+from anju.registry.store import RegistryStore
 from anju.security.audit import AuditLog
 from anju.security.crypto import self_test
 from anju.security.identity import Identity
@@ -29,6 +31,7 @@ class Services:
     identity: Identity
     regions: RegionTree
     audit: AuditLog
+    registry: RegistryStore
 
     def close(self) -> None:
         self.db.dispose()
@@ -57,6 +60,17 @@ def open_services(
     pipeline = Pipeline(db, settings, bus=bus, clock=clock, protector=protector, audit=audit)
     identity = Identity(db.engine, db.metadata.tables, keyring, audit=audit, clock=clock)
     regions = RegionTree(db.engine, db.table("region"))
+    registry = RegistryStore(db.metadata.tables, RegistrySealer(protector))
     return Services(
-        settings, db, bus, pipeline, Quarantine(pipeline), keyring, protector, identity, regions, audit
+        settings,
+        db,
+        bus,
+        pipeline,
+        Quarantine(pipeline),
+        keyring,
+        protector,
+        identity,
+        regions,
+        audit,
+        registry,
     )

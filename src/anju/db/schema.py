@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeEngine
 
 from anju.registry.regions import region_table
+from anju.registry.tables import registry_tables
 from anju.security.audit import audit_table
 from anju.security.crypto import BLIND_INDEX_HEX
 from anju.security.personal import blind_column, blind_fields
@@ -138,6 +139,7 @@ def build_metadata() -> MetaData:
     audit_table(metadata)
     security_tables(metadata)
     region_table(metadata)
+    registry_tables(metadata)
     return metadata
 
 
