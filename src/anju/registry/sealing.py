@@ -22,7 +22,8 @@ class RegistrySealer:
     def seal(self, table: str, row_id: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """A copy of `values` with its sealed columns encrypted and their blind indexes added.
 
-        A sealed column given as None or "" stays None, and so does its blind index."""
+        A sealed column given as None or "" stays None, and so does its blind index; a blind index given
+        in `values` is kept."""
         out = dict(values)
         sealed = SEALED.get(table, {})
         blinds = BLIND.get(table, {})
@@ -37,7 +38,8 @@ class RegistrySealer:
                     out[blinds[column]] = None
                 continue
             text = str(value)
-            if column in blinds:
+            if column in blinds and values.get(blinds[column]) is None:
+                # A caller may give the blind index itself, of a normalised form (residence addresses).
                 out[blinds[column]] = self.blind(kind, text)
             out[column] = self.protector.cipher.encrypt_text(text, table, column, row_id)
         return out

@@ -136,7 +136,8 @@ class RegistryStore:
         previous = naive_utc(stored._mapping["source_time"])
         if when is not None and previous is not None and when < previous:
             return "stale"
-        current = self.sealer.open(table, row_id, dict(stored._mapping))
+        raw = dict(stored._mapping)
+        current = {**raw, **self.sealer.open(table, row_id, raw)}  # keeps the stored blind indexes
         changed = {
             column: value
             for column, value in values.items()
