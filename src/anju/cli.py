@@ -31,6 +31,8 @@ from anju.ingest.decode import iter_csv, iter_xlsx, open_text
 from anju.ingest.items import Item
 from anju.ingest.pipeline import EstateInvalid, check_estate
 from anju.ingest.result import BatchResult
+from anju.registry.cli import registry_app
+from anju.registry.qr_cli import qr_app
 from anju.security.admin_cli import AdminError, devices_app, keys_app, regions_app, users_app
 from anju.security.admin_cli import actor as cli_actor
 from anju.security.audit_cli import audit_app
@@ -55,6 +57,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(devices_app, name="devices")
 app.add_typer(regions_app, name="regions")
 app.add_typer(evaluate_app, name="evaluate")
+app.add_typer(qr_app, name="qr")
+app.add_typer(registry_app, name="registry")
 
 # Piped output (scripts, grep, CI logs) must not be wrapped or folded at 80 columns.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 240)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from anju.config import Settings
 from anju.db.database import Database
 from anju.ingest.bus import Bus
 from anju.ingest.pipeline import Clock, Pipeline, utcnow
 from anju.ingest.quarantine import Quarantine
+from anju.registry.devices import DeviceRegistry
+from anju.registry.projection import Projection
 from anju.registry.regions import RegionTree
 from anju.registry.sealing import RegistrySealer
 from anju.registry.store import RegistryStore
@@ -32,6 +34,26 @@ class Services:
     regions: RegionTree
     audit: AuditLog
     registry: RegistryStore
+    # Built from the above and subscribed to the bus: stored records reach the registry and device last-seen.
+    projection: Projection = field(init=False)
+    devices: DeviceRegistry = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.projection = Projection(
+            self.db,
+            self.registry,
+            self.audit,
+            self.protector,
+            self.regions,
+            dictionaries=lambda: self.pipeline.dictionaries,
+            timezone=self.settings.timezone,
+            clock=self.pipeline.clock,
+        )
+        self.devices = DeviceRegistry(
+            self.db.engine, self.db.table("device"), self.audit, clock=self.pipeline.clock
+        )
+        self.projection.attach(self.bus)
+        self.devices.attach(self.bus)
 
     def close(self) -> None:
         self.db.dispose()

@@ -30,3 +30,11 @@ def seed_004() -> Path:
             f"seed 004 not found at {SEED_004} (the project's shared/seeds folder is not checked out here)"
         )
     return SEED_004
+
+
+@pytest.fixture(autouse=True)
+def no_platform_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--community` consults the platform's database when there is one: the evaluation tests run with
+    none, whatever lies in the working directory."""
+    monkeypatch.setenv("ANJU_DATA_DIR", str(tmp_path / "no-platform"))
+    monkeypatch.setenv("ANJU_DATABASE_URL", f"sqlite:///{tmp_path / 'no-platform' / 'anju.db'}")

@@ -37,6 +37,7 @@ class World:
     quarantine_in: int = 0
     quarantine_out: int = 0
     counter: itertools.count[int] = field(default_factory=itertools.count)
+    registry: dict[str, dict[str, str]] = field(default_factory=dict)  # where -> {house, person, token, ...}
 
     def unique(self, prefix: str) -> str:
         return f"{prefix}{next(self.counter)}"
@@ -85,6 +86,58 @@ def _user_for_disable(world: World, where: str) -> str:
     name = world.unique("victim")
     world.svc.identity.create_user(name, PASSWORD, "resident", _estate(where))
     return name
+
+
+BOUNDARY = {
+    "type": "Polygon",
+    "coordinates": [[[114.30, 30.60], [114.31, 30.60], [114.31, 30.61], [114.30, 30.61], [114.30, 30.60]]],
+}
+
+
+def _only_inside(found: set[str], inside: str, outside: str) -> None:
+    assert inside in found and outside not in found, found
+
+
+def _registry_get(
+    template: str, url: Callable[[World, str], str], *, permission: str = "registry:view"
+) -> Case:
+    """A registry read of one object named in the path: 200 inside the caller's scope, 404 outside."""
+    return Case(
+        "GET",
+        template,
+        permission,
+        lambda w, h, where: w.client.get(url(w, where), headers=h),
+        {"inside": 200, "outside": 404},
+    )
+
+
+def _found_only_inside(people: list[dict[str, Any]], where: str) -> None:
+    assert len(people) == (1 if where == "inside" else 0), people
+
+
+def _self_registration(world: World) -> dict[str, str]:
+    from tests.registry.doorplate_fixture import id_number
+
+    serial = next(world.counter) % 1000
+    return {
+        "name": "自助登记",
+        "id_type": "111",
+        "id_number": id_number(f"42010219920202{serial:03d}"),
+        "phone": "13700000000",
+        "category": "floating",
+        "relation": "9",
+        "moved_in": "2026-03-01",
+    }
+
+
+def _residence(world: World, where: str, status: str) -> str:
+    """A fresh residence for one deregistration or decision (each succeeds once)."""
+    from tests.registry.doorplate_fixture import add_residence
+
+    info = world.registry[where]
+    return add_residence(
+        world.svc, house_id=info["house"], estate=_estate(where), address=info["address"], status=status
+    )
 
 
 CASES: list[Case] = [
@@ -301,6 +354,216 @@ CASES: list[Case] = [
         lambda w, h, _: w.client.get("/api/v1/audit", headers=h),
         {"inside": 200, "outside": 200},
     ),
+    # ---- registry (一标三实) ---------------------------------------------------------------------------
+    Case(
+        "GET",
+        "/api/v1/registry/estates",
+        "registry:view",
+        lambda w, h, _: w.client.get("/api/v1/registry/estates", headers=h),
+        {"inside": 200, "outside": 200},
+        lambda w, r, _: _only_inside({e["code"] for e in r.json()["estates"]}, "E1", "E2"),
+    ),
+    _registry_get(
+        "/api/v1/registry/estates/{estate}", lambda w, where: f"/api/v1/registry/estates/{_estate(where)}"
+    ),
+    _registry_get(
+        "/api/v1/registry/estates/{estate}/buildings",
+        lambda w, where: f"/api/v1/registry/estates/{_estate(where)}/buildings",
+    ),
+    _registry_get(
+        "/api/v1/registry/estates/{estate}/houses",
+        lambda w, where: f"/api/v1/registry/estates/{_estate(where)}/houses",
+    ),
+    _registry_get(
+        "/api/v1/registry/estates/{estate}/rates",
+        lambda w, where: f"/api/v1/registry/estates/{_estate(where)}/rates",
+    ),
+    _registry_get(
+        "/api/v1/registry/estates/{estate}/occupancy",
+        lambda w, where: f"/api/v1/registry/estates/{_estate(where)}/occupancy?month=2026-10",
+    ),
+    _registry_get(
+        "/api/v1/registry/communities/{community}/rates",
+        lambda w, where: f"/api/v1/registry/communities/{'C1' if where == 'inside' else 'C2'}/rates",
+    ),
+    _registry_get(
+        "/api/v1/registry/houses/{house_id}",
+        lambda w, where: f"/api/v1/registry/houses/{w.registry[where]['house']}",
+    ),
+    _registry_get(
+        "/api/v1/registry/houses/{house_id}",
+        lambda w, where: f"/api/v1/registry/houses/{w.registry[where]['house']}?unmask=true",
+        permission="registry:unmask",
+    ),
+    _registry_get(
+        "/api/v1/registry/people/{person_id}",
+        lambda w, where: f"/api/v1/registry/people/{w.registry[where]['person']}",
+    ),
+    _registry_get(
+        "/api/v1/registry/people/{person_id}",
+        lambda w, where: f"/api/v1/registry/people/{w.registry[where]['person']}?unmask=true",
+        permission="registry:unmask",
+    ),
+    Case(
+        "GET",
+        "/api/v1/registry/people",
+        "registry:view",
+        lambda w, h, where: w.client.get(
+            "/api/v1/registry/people", params={"id_number": w.registry[where]["id_number"]}, headers=h
+        ),
+        {"inside": 200, "outside": 200},
+        lambda w, r, where: _found_only_inside(r.json()["people"], where),
+    ),
+    Case(
+        "PUT",
+        "/api/v1/registry/estates/{estate}/boundary",
+        "registry:edit",
+        lambda w, h, where: w.client.put(
+            f"/api/v1/registry/estates/{_estate(where)}/boundary", json={"boundary": BOUNDARY}, headers=h
+        ),
+        {"inside": 200, "outside": 404},
+    ),
+    Case(
+        "PUT",
+        "/api/v1/registry/people/{person_id}/special_category",
+        "special_population:edit",
+        lambda w, h, where: w.client.put(
+            f"/api/v1/registry/people/{w.registry[where]['person']}/special_category",
+            json={"special_category": "mental_patient"},
+            headers=h,
+        ),
+        {"inside": 200, "outside": 404},
+    ),
+    Case(
+        "POST",
+        "/api/v1/registry/{kind}/{item_id}/verify",
+        "registry:edit",
+        lambda w, h, where: w.client.post(
+            f"/api/v1/registry/house/{w.registry[where]['house']}/verify", headers=h
+        ),
+        {"inside": 200, "outside": 404},
+    ),
+    Case(
+        "GET",
+        "/api/v1/registry/org_units",
+        "registry:view",
+        lambda w, h, _: w.client.get("/api/v1/registry/org_units", headers=h),
+        {"inside": 200, "outside": 200},
+    ),
+    Case(
+        "POST",
+        "/api/v1/registry/org_units",
+        "registry:edit",
+        lambda w, h, where: w.client.post(
+            "/api/v1/registry/org_units",
+            json={"name": w.unique("商店"), "kind": "shop", "estate": _estate(where)},
+            headers=h,
+        ),
+        {"inside": 201, "outside": 403},
+    ),
+    # ---- QR doorplates --------------------------------------------------------------------------------
+    Case(
+        "GET",
+        "/d/{token}",
+        "public",
+        lambda w, h, where: w.client.get(f"/d/{w.registry[where]['token']}", headers=h),
+        {},
+    ),
+    Case(
+        "GET",
+        "/api/v1/doorplates/{token}",
+        "public",
+        lambda w, h, where: w.client.get(f"/api/v1/doorplates/{w.registry[where]['token']}", headers=h),
+        {},
+    ),
+    Case(
+        "POST",
+        "/api/v1/doorplates/{token}/registrations",
+        "public",
+        lambda w, h, where: w.client.post(
+            f"/api/v1/doorplates/{w.registry[where]['token']}/registrations",
+            json=_self_registration(w),
+            headers=h,
+        ),
+        {},
+    ),
+    Case(
+        "POST",
+        "/api/v1/doorplates/{token}/residences/{residence_id}/deregister",
+        "registry:edit",
+        lambda w, h, where: w.client.post(
+            f"/api/v1/doorplates/{w.registry[where]['token']}/residences/{_residence(w, where, 'active')}"
+            "/deregister",
+            json={"note": "已搬离"},
+            headers=h,
+        ),
+        {"inside": 200, "outside": 404},
+    ),
+    Case(
+        "GET",
+        "/api/v1/registry/registrations",
+        "registry:view",
+        lambda w, h, _: w.client.get("/api/v1/registry/registrations", headers=h),
+        {"inside": 200, "outside": 200},
+    ),
+    Case(
+        "POST",
+        "/api/v1/registry/registrations/{residence_id}/confirm",
+        "registry:edit",
+        lambda w, h, where: w.client.post(
+            f"/api/v1/registry/registrations/{_residence(w, where, 'pending')}/confirm", headers=h
+        ),
+        {"inside": 200, "outside": 404},
+    ),
+    Case(
+        "POST",
+        "/api/v1/registry/registrations/{residence_id}/reject",
+        "registry:edit",
+        lambda w, h, where: w.client.post(
+            f"/api/v1/registry/registrations/{_residence(w, where, 'pending')}/reject",
+            json={"note": "信息不实"},
+            headers=h,
+        ),
+        {"inside": 200, "outside": 404},
+    ),
+    Case(
+        "POST",
+        "/api/v1/doorplates/{doorplate_id}/revoke",
+        "registry:edit",
+        lambda w, h, where: w.client.post(
+            f"/api/v1/doorplates/{w.registry[where]['spare_plate']}/revoke",
+            json={"reason": "门牌损坏"},
+            headers=h,
+        ),
+        {"inside": 200, "outside": 404},
+    ),
+    # ---- devices ---------------------------------------------------------------------------------------
+    Case(
+        "GET",
+        "/api/v1/devices",
+        "devices:view",
+        lambda w, h, _: w.client.get("/api/v1/devices", headers=h),
+        {"inside": 200, "outside": 200},
+        lambda w, r, _: _only_inside({d["id"] for d in r.json()["devices"]}, "CAM-E1", "CAM-E2"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/devices/{device_id}",
+        "devices:view",
+        lambda w, h, where: w.client.get(f"/api/v1/devices/CAM-{_estate(where)}", headers=h),
+        {"inside": 200, "outside": 404},
+    ),
+    Case(
+        "PUT",
+        "/api/v1/devices/{device_id}",
+        "devices:edit",
+        lambda w, h, where: w.client.put(
+            f"/api/v1/devices/{w.unique('SMOKE-')}",
+            json={"estate": _estate(where), "kind": "smoke_sensor", "location": "1栋1楼"},
+            headers=h,
+        ),
+        {"inside": 200, "outside": 403},
+    ),
 ]
 
 
@@ -351,6 +614,7 @@ def world(sqlite_services: Services) -> Iterator[World]:
             else:
                 w.record_out, w.quarantine_out = rec["ID"], qid
         svc.identity.create_user("login-user", PASSWORD, "resident", "E1")
+        _registry_world(w)
         for role in load_roles():
             if role == "device":
                 w.tokens[role] = svc.identity.create_device_credential("DEV1", "E1")
@@ -359,6 +623,56 @@ def world(sqlite_services: Services) -> Iterator[World]:
             principal = svc.identity.authenticate(f"{role}-c1", PASSWORD)
             w.tokens[role] = svc.identity.issue(principal)[0]
         yield w
+
+
+def _registry_world(world: World) -> None:
+    """The doorplate fixture's estates (E1 inside, E2 outside) with their doorplates issued, and a
+    resident of E2 for the outside cases."""
+    from anju.registry.doorplates import Doorplates
+    from tests.registry import doorplate_fixture as fx
+
+    svc = world.svc
+    estate = fx.build(svc)
+    plates = Doorplates(svc)
+    for code in ("E1", "E2"):
+        plates.issue_for_estate(code, actor="matrix")
+        svc.devices.register(f"CAM-{code}", estate=code, kind="camera", actor="matrix")
+    outside = fx.add_residence(svc, house_id=estate.houses["other"], estate="E2", address=fx.ADDRESS_OTHER)
+    with svc.db.engine.connect() as conn:
+        residence = svc.registry.get(conn, "residence", outside)
+        assert residence is not None
+        person = svc.registry.get(conn, "person", residence.person_id)
+        assert person is not None
+        outside_number = str(svc.registry.opened("person", person)["id_number"])
+    for where, house, spare, address, person_id, number in (
+        (
+            "inside",
+            estate.houses["101"],
+            estate.houses["102"],
+            fx.ADDRESS_101,
+            estate.persons["householder"],
+            fx.PEOPLE[0].id_number,
+        ),
+        (
+            "outside",
+            estate.houses["other"],
+            estate.houses["other"],
+            fx.ADDRESS_OTHER,
+            str(residence.person_id),
+            outside_number,
+        ),
+    ):
+        plate = plates.for_target("house", house)
+        spare_plate = plates.for_target("house", spare)
+        assert plate is not None and spare_plate is not None
+        world.registry[where] = {
+            "house": house,
+            "address": address,
+            "person": person_id,
+            "id_number": number,
+            "token": plates.token(plate),
+            "spare_plate": spare_plate.id,
+        }
 
 
 def _items(records: list[dict[str, Any]]) -> list[Any]:

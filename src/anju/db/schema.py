@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
+from anju.alarms.tables import alarm_tables
 from anju.registry.regions import region_table
 from anju.registry.tables import registry_tables
 from anju.security.audit import audit_table
@@ -140,6 +141,7 @@ def build_metadata() -> MetaData:
     security_tables(metadata)
     region_table(metadata)
     registry_tables(metadata)
+    alarm_tables(metadata)
     return metadata
 
 

@@ -19,6 +19,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 import yaml
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from anju.evaluation import tables
 from anju.evaluation.claims import check_document, read_claims
@@ -27,6 +28,15 @@ from anju.evaluation.evidence import ProviderRegistry, default_registry
 from anju.evaluation.inputs import CommunityFacts, gather, read_input
 from anju.evaluation.paper import Weighting, check_configured, evaluate_paper
 from anju.evaluation.plans import Plan, paper_plan, shandong_plan, wuhan_plan
+from anju.evaluation.report.build import (
+    DEFAULT_PAPER_TARGET,
+    community_report,
+    district_report,
+    evaluate_all,
+    unknown_community,
+)
+from anju.evaluation.report.labels import Lang
+from anju.evaluation.report.model import Report, safe_stem
 from anju.evaluation.shandong import evaluate_shandong
 from anju.evaluation.systems import paper_system, shandong_system, wuhan_system
 from anju.evaluation.wuhan import evaluate_wuhan
@@ -62,9 +72,36 @@ class TierName(StrEnum):
     growth = "growth"
 
 
-def registry() -> ProviderRegistry:
-    """The providers the CLI consults (the process-wide registry; tests may register into it)."""
-    return default_registry()
+class FormatChoice(StrEnum):
+    html = "html"
+    pdf = "pdf"
+    both = "both"
+
+
+def registry(*, platform: bool = False) -> ProviderRegistry:
+    """The providers the CLI consults (the process-wide registry; tests may register into it).
+
+    With `platform` (communities named by --community), the platform's own providers are installed over
+    its database, when there is one: evaluating from an input file alone never creates a database."""
+    providers = default_registry()
+    if platform:
+        _install_platform_providers(providers)
+    return providers
+
+
+def _install_platform_providers(providers: ProviderRegistry) -> None:
+    from sqlalchemy.engine import make_url
+
+    from anju.config import Settings
+
+    settings = Settings.from_env()
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+        return
+    from anju.registry.evidence import install
+    from anju.services import open_services
+
+    install(open_services(settings), providers)
 
 
 def handled(fn: Callable[P, R]) -> Callable[P, R]:
@@ -96,7 +133,7 @@ def _communities(
     input_file: Path | None, community: list[str] | None, as_of: str | None
 ) -> list[CommunityFacts]:
     file_communities = read_input(input_file) if input_file is not None else []
-    return gather(file_communities, community or [], registry(), _as_of(as_of))
+    return gather(file_communities, community or [], registry(platform=bool(community)), _as_of(as_of))
 
 
 InputOpt = Annotated[
@@ -276,6 +313,95 @@ def plan_cmd(
         _json({"system": system.value, "plans": [p.to_dict() for p in plans]})
     else:
         tables.plan_tables(out, plans)
+
+
+@evaluate_app.command("report")
+@handled
+def report_cmd(
+    input_file: InputOpt = None,
+    community: CommunityOpt = None,
+    district: Annotated[
+        bool, typer.Option("--district", help="one report over every community of the input file")
+    ] = False,
+    fmt: Annotated[
+        FormatChoice, typer.Option("--format", "-f", help="html, pdf or both")
+    ] = FormatChoice.both,
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="folder for the reports (created when missing)")
+    ] = Path("reports"),
+    lang: Annotated[Lang, typer.Option("--lang", help="zh (default) or en")] = Lang.zh,
+    variant: Annotated[
+        Variant, typer.Option("--variant", help="Wuhan: demonstration / standard")
+    ] = Variant.standard,
+    paper_target: Annotated[
+        float | None,
+        typer.Option("--paper-target", help="weighted score the paper plan aims at (default 80)"),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="district report: the district's name (default: the file name)"),
+    ] = None,
+    equal: Annotated[bool, typer.Option("--equal-weights", help="equal weights instead of CRITIC")] = False,
+    as_of: AsOfOpt = None,
+) -> None:
+    """评价报告：每个社区或整个区域的 HTML / PDF（维度雷达图、指标条形图、排名、未达标项、改进计划）。"""
+    # imported here: drawing needs matplotlib, which no other `anju` command should pay for at start-up
+    from anju.evaluation.report.output import ReportFormat, write_report
+
+    if district == bool(community):
+        raise EvaluationError("give --community CODE (repeatable) or --district, one of the two")
+    if district and input_file is None:
+        raise EvaluationError("--district reports on the communities of an input file: give --input FILE")
+    target = DEFAULT_PAPER_TARGET if paper_target is None else paper_target
+    if not 0 <= target <= 100:
+        raise EvaluationError.bad_value("report", "--paper-target", target, "a score between 0 and 100")
+    day = _as_of(as_of)
+    if input_file is not None:
+        everyone = gather(read_input(input_file), [], registry(), day)
+    else:
+        everyone = gather([], community or [], registry(platform=True), day)
+    codes = list(dict.fromkeys(community or []))
+    known = {c.code for c in everyone}
+    for code in codes:
+        if code not in known:
+            raise unknown_community(code, everyone)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EvaluationError(f"{out_dir}: cannot create the folder ({exc.strerror})") from None
+    formats = [ReportFormat.html, ReportFormat.pdf] if fmt is FormatChoice.both else [ReportFormat(fmt.value)]
+    evaluation = evaluate_all(
+        everyone, day, variant=variant.value, weighting=Weighting.equal if equal else None
+    )
+    written: list[Path] = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        if district:
+            task = progress.add_task("区域报告", total=1)
+            title = name or (input_file.stem if input_file is not None else "")
+            report: Report = district_report(evaluation, lang, title, target)
+            written += write_report(report, out_dir, formats)
+            progress.advance(task)
+        else:
+            task = progress.add_task("社区报告", total=len(codes))
+            stems: set[str] = set()
+            for code in codes:
+                progress.update(task, description=f"社区报告 {code}")
+                report = community_report(evaluation, code, lang, target)
+                stem = safe_stem(code)
+                while stem in stems:  # two codes that differ only in characters a file name cannot hold
+                    stem += "_"
+                stems.add(stem)
+                written += write_report(report, out_dir, formats, stem)
+                progress.advance(task)
+    for path in written:
+        out.print(str(path), markup=False, highlight=False)
 
 
 @systems_app.command("list")

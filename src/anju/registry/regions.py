@@ -10,12 +10,14 @@ import threading
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import cache
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, DateTime, Engine, Index, MetaData, String, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from anju.db.engine import WRITE_OPTIONS
+from anju.standard.dictionaries import Dictionary, load_dictionaries
 
 if TYPE_CHECKING:
     from anju.security.audit import AuditLog
@@ -37,6 +39,17 @@ def region_table(metadata: MetaData) -> Table:
     )
     Index(None, table.c.parent)
     return table
+
+
+@cache
+def _xzqh() -> Dictionary:
+    return load_dictionaries()["XZQH"]
+
+
+def _is_county(code: str) -> bool:
+    """A current county-level GB/T 2260 code (the XZQH dictionary the standard's checks use)."""
+    entry = _xzqh().get(code)
+    return entry is not None and entry.level == "county" and _xzqh().current(code)
 
 
 class RegionRefused(ValueError):
@@ -65,6 +78,14 @@ class RegionTree:
     ) -> None:
         """Add a node under an existing parent, audited in the same transaction."""
         t = self.table
+        if level == "district" and code.isdigit() and len(code) == 6 and not _is_county(code):
+            raise RegionRefused(
+                "not_gb2260",
+                "code",
+                code,
+                f"区级编码 {code!r} 不是现行 GB/T 2260 县级行政区划代码",
+                f"district code {code!r} is not a current GB/T 2260 county-level code",
+            )
         try:
             with self.engine.connect().execution_options(**WRITE_OPTIONS) as conn, conn.begin():
                 if (

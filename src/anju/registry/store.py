@@ -135,6 +135,15 @@ class RegistryStore:
             return "created"
         previous = naive_utc(stored._mapping["source_time"])
         if when is not None and previous is not None and when < previous:
+            if provenance.verified_by is not None and stored._mapping["verified_at"] is None:
+                # An older record of an authoritative source changes no value, but it still attests the
+                # row: the police registered this person, whatever a later desk record added.
+                conn.execute(
+                    update(t)
+                    .where(t.c[key] == row_id)
+                    .values(verified_at=now, verified_by=provenance.verified_by, updated_at=now)
+                )
+                return "updated"
             return "stale"
         raw = dict(stored._mapping)
         current = {**raw, **self.sealer.open(table, row_id, raw)}  # keeps the stored blind indexes
@@ -146,7 +155,7 @@ class RegistryStore:
         verify = provenance.verified_by is not None and stored._mapping["verified_at"] is None
         if not changed and not verify:
             return "unchanged"
-        update_values = self._sealed_subset(table, row_id, changed)
+        update_values = self._sealed_subset(table, row_id, changed, values)
         update_values.update(
             source=provenance.source,
             source_record=provenance.source_record,
@@ -158,10 +167,14 @@ class RegistryStore:
         conn.execute(update(t).where(t.c[key] == row_id).values(**update_values))
         return "updated"
 
-    def _sealed_subset(self, table: str, row_id: str, changed: Mapping[str, Any]) -> dict[str, Any]:
-        """Seal only the changed columns (and refresh the blind index of each changed sealed column)."""
-        sealed = self.sealer.seal(table, row_id, changed)
+    def _sealed_subset(
+        self, table: str, row_id: str, changed: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Seal only the changed columns and refresh the blind index of each changed sealed column,
+        keeping a blind index the caller gave (of a normalised form, as residence addresses have)."""
         blinds = BLIND.get(table, {})
+        given = {b: values[b] for c, b in blinds.items() if c in changed and values.get(b) is not None}
+        sealed = self.sealer.seal(table, row_id, {**changed, **given})
         return {
             k: v
             for k, v in sealed.items()

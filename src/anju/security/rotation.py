@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 
 from anju.db.engine import WRITE_OPTIONS
+from anju.registry.projection import seal_row_id_column
+from anju.registry.tables import SEALED
 from anju.security.personal import personal_fields
 from anju.services import Services
-from anju.standard.spec import load_standard
+from anju.standard.spec import RecordType, load_standard
 
 BATCH = 1000
 
@@ -32,16 +35,78 @@ class RotationReport:
         return {"version": self.version, "resealed": self.resealed, "total": self.total}
 
 
+Resealer = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _registry_tables(svc: Services) -> list[Table]:
+    return [svc.db.table(name) for name in SEALED]
+
+
 def count_sealed_rows(svc: Services) -> int:
     total = 0
     with svc.db.engine.connect() as conn:
-        for rtype in load_standard().values():
-            if personal_fields(rtype):
-                t = svc.db.table(rtype.table_name)
-                total += int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-        q = svc.db.table("quarantine")
-        total += int(conn.execute(select(func.count()).select_from(q)).scalar_one())
+        tables = [svc.db.table(t.table_name) for t in load_standard().values() if personal_fields(t)]
+        for t in [*tables, svc.db.table("quarantine"), *_registry_tables(svc)]:
+            total += int(conn.execute(select(func.count()).select_from(t)).scalar_one())
     return total
+
+
+def _reseal_table(
+    svc: Services,
+    table: Table,
+    key: str,
+    read: list[str],
+    write: list[str],
+    reseal: Resealer,
+    progress: Callable[[int], None] | None,
+) -> int:
+    """Walk `table` in `key` order, BATCH rows per short transaction, and write back what `reseal`
+    re-encrypted; returns how many rows changed.
+
+    Every column in `write` is written for a changed row, unchanged ones with their own value, so that one
+    executemany statement fits every row."""
+    k = table.c[key]
+    stmt = update(table).where(k == bindparam("_key")).values({c: bindparam(c) for c in write})
+    done = 0
+    last: Any = None
+    while True:
+        query = select(k, *(table.c[c] for c in read if c != key)).order_by(k).limit(BATCH)
+        if last is not None:
+            query = query.where(k > last)
+        with svc.db.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            break
+        last = rows[-1]._mapping[key]
+        changes = []
+        for row in rows:
+            values = dict(row._mapping)
+            changed = reseal(values)
+            if changed:
+                changes.append({"_key": values[key], **{c: changed.get(c, values[c]) for c in write}})
+        if changes:
+            with svc.db.engine.connect().execution_options(**WRITE_OPTIONS) as conn, conn.begin():
+                conn.execute(stmt, changes)
+            done += len(changes)
+        if progress is not None:
+            progress(len(rows))
+    return done
+
+
+def _record_resealer(svc: Services, rtype: RecordType) -> Resealer:
+    return lambda values: svc.protector.reseal(rtype, values, values["id"])
+
+
+def _quarantine_resealer(svc: Services) -> Resealer:
+    def reseal(values: dict[str, Any]) -> dict[str, Any]:
+        sealed = svc.protector.reseal_raw(values["raw"], values["raw_hash"])
+        return {} if sealed is None else {"raw": sealed}
+
+    return reseal
+
+
+def _registry_resealer(svc: Services, table: str, row_id: str) -> Resealer:
+    return lambda values: svc.registry.sealer.reseal(table, str(values[row_id]), values)
 
 
 def rotate(svc: Services, *, actor: str, progress: Callable[[int], None] | None = None) -> RotationReport:
@@ -52,68 +117,38 @@ def rotate(svc: Services, *, actor: str, progress: Callable[[int], None] | None 
         fields = personal_fields(rtype)
         if not fields:
             continue
-        table = svc.db.table(rtype.table_name)
-        cols = [table.c[f.column] for f in fields]
-        done = 0
-        last = 0
-        while True:
-            with svc.db.engine.connect() as conn:
-                rows = conn.execute(
-                    select(table.c.pk, table.c.id, *cols)
-                    .where(table.c.pk > last)
-                    .order_by(table.c.pk)
-                    .limit(BATCH)
-                ).all()
-            if not rows:
-                break
-            last = rows[-1].pk
-            changes = []
-            for row in rows:
-                values = dict(row._mapping)
-                changed = svc.protector.reseal(rtype, values, values["id"])
-                if changed:
-                    # Every sealed column is written, unchanged ones with their own value, so that one
-                    # executemany statement fits every row.
-                    changes.append(
-                        {"_pk": row.pk, **{c.name: changed.get(c.name, values[c.name]) for c in cols}}
-                    )
-            if changes:
-                stmt = (
-                    update(table)
-                    .where(table.c.pk == bindparam("_pk"))
-                    .values({c.name: bindparam(c.name) for c in cols})
-                )
-                with svc.db.engine.connect().execution_options(**WRITE_OPTIONS) as conn, conn.begin():
-                    conn.execute(stmt, changes)
-                done += len(changes)
-            if progress is not None:
-                progress(len(rows))
-        report.resealed[rtype.slug] = done
-    q = svc.db.table("quarantine")
-    done = 0
-    last = 0
-    while True:
-        with svc.db.engine.connect() as conn:
-            rows = conn.execute(
-                select(q.c.pk, q.c.raw, q.c.raw_hash).where(q.c.pk > last).order_by(q.c.pk).limit(BATCH)
-            ).all()
-        if not rows:
-            break
-        last = rows[-1].pk
-        changes = []
-        for row in rows:
-            sealed = svc.protector.reseal_raw(row.raw, row.raw_hash)
-            if sealed is not None:
-                changes.append({"_pk": row.pk, "raw": sealed})
-        if changes:
-            with svc.db.engine.connect().execution_options(**WRITE_OPTIONS) as conn, conn.begin():
-                conn.execute(
-                    update(q).where(q.c.pk == bindparam("_pk")).values(raw=bindparam("raw")), changes
-                )
-            done += len(changes)
-        if progress is not None:
-            progress(len(rows))
-    report.resealed["quarantine"] = done
+        cols = [f.column for f in fields]
+        report.resealed[rtype.slug] = _reseal_table(
+            svc,
+            svc.db.table(rtype.table_name),
+            "pk",
+            ["id", *cols],
+            cols,
+            _record_resealer(svc, rtype),
+            progress,
+        )
+    report.resealed["quarantine"] = _reseal_table(
+        svc,
+        svc.db.table("quarantine"),
+        "pk",
+        ["raw", "raw_hash"],
+        ["raw"],
+        _quarantine_resealer(svc),
+        progress,
+    )
+    for table in _registry_tables(svc):
+        name = table.name
+        cols = list(SEALED[name])
+        row_id = seal_row_id_column(name)
+        report.resealed[name] = _reseal_table(
+            svc,
+            table,
+            "pk" if "pk" in table.c else "id",
+            [row_id, *cols],
+            cols,
+            _registry_resealer(svc, name, row_id),
+            progress,
+        )
     svc.audit.record(
         actor=actor, action="keys.reencrypted", target=f"encryption:v{version}", detail=report.to_json()
     )

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from anju import __version__
 from anju.services import Services, open_services
 from anju.web import docs, errors, hardening
-from anju.web.api import admin, auth, quarantine, records, standard
+from anju.web.api import admin, auth, devices, doorplates, quarantine, records, registry, standard
 from anju.web.auth import public
 from anju.web.hardening import BodyLimit, RateLimiter
 
@@ -48,7 +48,15 @@ def create_app(services: Services | None = None, *, limiter: RateLimiter | None 
     hardening.install(app)
     app.add_middleware(
         BodyLimit,
-        limits={"/api/v1/auth/": 8 * 1024, "/api/v1/users": SMALL_BODY, "/api/v1/regions": SMALL_BODY},
+        limits={
+            "/api/v1/auth/": 8 * 1024,
+            "/api/v1/users": SMALL_BODY,
+            "/api/v1/regions": SMALL_BODY,
+            "/api/v1/doorplates": SMALL_BODY,
+            "/api/v1/devices": SMALL_BODY,
+            # An estate boundary may carry a few thousand positions.
+            "/api/v1/registry": 1024 * 1024,
+        },
     )
     docs.install(app)
     app.include_router(auth.router)
@@ -56,6 +64,9 @@ def create_app(services: Services | None = None, *, limiter: RateLimiter | None 
     app.include_router(standard.router)
     app.include_router(quarantine.router)
     app.include_router(admin.router)
+    app.include_router(doorplates.router)
+    app.include_router(registry.router)
+    app.include_router(devices.router)
 
     @app.get(
         "/healthz",

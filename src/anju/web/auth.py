@@ -5,6 +5,8 @@
   tree) and answers 404 for objects outside them.
 - `authenticated()`: any signed-in caller (sign out, who am I).
 - `public("why")`: no credentials needed, with the reason written down.
+- `viewer("why")`: public too, but the route learns who is asking when credentials come along (a doorplate
+  scan answers a resident, a grid worker and a police officer differently); declared as "public".
 
 `tests/web/test_route_permissions.py` walks every route of the app and fails on one that declares none.
 Bearer tokens (API) and device credentials come in the Authorization header; browser pages use the
@@ -122,20 +124,25 @@ async def current_principal(request: Request) -> Principal:
     principal = await run_in_threadpool(svc.identity.resolve, cookie, "session")
     if principal is None:
         raise _unauthenticated()
-    if request.method not in _SAFE:
-        sent = request.headers.get(CSRF_HEADER, "")
-        # Compared as bytes: compare_digest refuses str holding non-ASCII characters (a TypeError, so a
-        # 500), and a header may carry any Latin-1 text.
-        if not principal.csrf or not secrets.compare_digest(sent.encode(), principal.csrf.encode()):
-            raise ApiError(
-                403,
-                "csrf_failed",
-                "缺少或错误的 X-CSRF-Token 请求头（会话登录的修改操作必须携带）",
-                "missing or wrong X-CSRF-Token header (required for changes made with a session cookie)",
-                field="X-CSRF-Token",
-            )
+    _check_csrf(request, principal)
     request.state.principal = principal
     return principal
+
+
+def _check_csrf(request: Request, principal: Principal) -> None:
+    if request.method in _SAFE:
+        return
+    sent = request.headers.get(CSRF_HEADER, "")
+    # Compared as bytes: compare_digest refuses str holding non-ASCII characters (a TypeError, so a
+    # 500), and a header may carry any Latin-1 text.
+    if not principal.csrf or not secrets.compare_digest(sent.encode(), principal.csrf.encode()):
+        raise ApiError(
+            403,
+            "csrf_failed",
+            "缺少或错误的 X-CSRF-Token 请求头（会话登录的修改操作必须携带）",
+            "missing or wrong X-CSRF-Token header (required for changes made with a session cookie)",
+            field="X-CSRF-Token",
+        )
 
 
 class Authorizer:
@@ -174,6 +181,33 @@ class Public:
         return None
 
 
+class MaybeSignedIn:
+    """Public, but answers the caller it knows differently: the principal, or None for nobody.
+
+    A bad bearer token is still 401 (an integrator should learn that its token is wrong). A session cookie
+    that no longer resolves is treated as no cookie: a resident whose session expired must still be able
+    to scan a doorplate, and an unknown cookie grants nothing. A live session keeps its CSRF check."""
+
+    permission = "public"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    async def __call__(self, request: Request) -> Principal | None:
+        if request.headers.get("authorization"):
+            return await current_principal(request)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            return None
+        svc: Services = request.app.state.services
+        principal = await run_in_threadpool(svc.identity.resolve, cookie, "session")
+        if principal is None:
+            return None
+        _check_csrf(request, principal)
+        request.state.principal = principal
+        return principal
+
+
 def require(permission: str) -> Any:
     return Depends(Authorizer(permission))
 
@@ -186,9 +220,13 @@ def public(reason: str) -> Any:
     return Depends(Public(reason))
 
 
+def viewer(reason: str) -> Any:
+    return Depends(MaybeSignedIn(reason))
+
+
 def declared_permission(dependency: Any) -> str | None:
     """The permission a dependency callable declares, or None if it is not one of ours."""
-    if isinstance(dependency, Authorizer | Authenticated | Public):
+    if isinstance(dependency, Authorizer | Authenticated | Public | MaybeSignedIn):
         return dependency.permission
     return None
 

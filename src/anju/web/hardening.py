@@ -24,8 +24,13 @@ class Rate:
 
 # Sign-in is slow to guess against (argon2id, lockout after 5 failures per user); the per-client rate
 # limit stops one client from cycling through usernames. Ingestion is limited per caller so that one
-# misbehaving integrator cannot starve the others.
-DEFAULT_RATES = {"login": Rate(per_minute=20, burst=10), "ingest": Rate(per_minute=1200, burst=100)}
+# misbehaving integrator cannot starve the others. Doorplate self-registration is open to anyone: a
+# household registers a few people at a time, a script filling the pending queue is stopped per client.
+DEFAULT_RATES = {
+    "login": Rate(per_minute=20, burst=10),
+    "ingest": Rate(per_minute=1200, burst=100),
+    "doorplate_register": Rate(per_minute=6, burst=10),
+}
 
 
 class RateLimiter:
