@@ -106,3 +106,20 @@ def alarm_tables(metadata: MetaData) -> None:
         Column("updated_at", DateTime, nullable=False),
         comment="What the alarm engine remembers between records: silences, repeats, durations",
     )
+    watch = Table(
+        "watchlist",
+        metadata,
+        Column("pk", Integer, primary_key=True, autoincrement=True),
+        Column("kind", String(12), nullable=False),  # plate | id_number | face (a face-library person ID)
+        # HMAC-SM3 blind index of the normalised value: a watchlist never holds a plate or ID in clear.
+        Column("blind", String(32), nullable=False),
+        Column("masked", String(60), nullable=False),  # what staff see in lists
+        Column("label", String(200), nullable=False),  # why the entry is watched
+        Column("severity", String(14), nullable=False),
+        Column("estate", String(40), nullable=True),  # None: the whole platform
+        Column("added_by", String(80), nullable=False),
+        Column("added_at", DateTime, nullable=False),
+        Column("expires_at", DateTime, nullable=True),
+        comment="Watchlists of plates and certificate numbers, as blind indexes",
+    )
+    Index(None, watch.c.kind, watch.c.blind)

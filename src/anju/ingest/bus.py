@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,17 @@ class StoredRecords:
     records: list[dict[str, Any]]  # field code -> normalised value (dates in UTC), one dict per record
 
 
-Subscriber = Callable[[StoredRecords], None]
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """A device said it is alive (MQTT `anju/{estate}/heartbeat/{device_id}`), without a record."""
+
+    estate: str
+    device_id: str
+    at: datetime  # timezone-aware UTC
+
+
+Event = StoredRecords | Heartbeat
+Subscriber = Callable[[Event], None]
 
 
 class Bus:
@@ -37,11 +48,14 @@ class Bus:
     def active(self) -> bool:
         return bool(self._subscribers)
 
-    def publish(self, event: StoredRecords) -> None:
+    def publish(self, event: Event) -> None:
         for fn in list(self._subscribers):
             try:
                 fn(event)
             except Exception:
-                log.exception(
-                    "subscriber %r failed on %d %s records", fn, len(event.records), event.record_type
-                )
+                if isinstance(event, StoredRecords):
+                    log.exception(
+                        "subscriber %r failed on %d %s records", fn, len(event.records), event.record_type
+                    )
+                else:
+                    log.exception("subscriber %r failed on a heartbeat of %s", fn, event.device_id)

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Connection, Engine, Row, Table, func, insert, or_, select, update
 
 from anju.db.engine import WRITE_OPTIONS
-from anju.ingest.bus import Bus, StoredRecords
+from anju.ingest.bus import Bus, Event, Heartbeat
 from anju.ingest.pipeline import ESTATE_CODE, Clock
 from anju.registry import catalog
 from anju.registry.store import naive_utc
@@ -309,8 +309,12 @@ class DeviceRegistry:
     def attach(self, bus: Bus) -> Callable[[], None]:
         return bus.subscribe(self.on_records)
 
-    def on_records(self, event: StoredRecords) -> None:
-        """Move `last_seen_at` of the registered devices these records name forward (never backwards)."""
+    def on_records(self, event: Event) -> None:
+        """Move `last_seen_at` of the registered devices these records (or this heartbeat) name forward,
+        never backwards."""
+        if isinstance(event, Heartbeat):
+            self._seen({event.device_id: naive_utc(event.at) or event.at}, "heartbeat")
+            return
         try:
             rtype = record_type(event.record_type)
         except UnknownRecordType:
@@ -330,6 +334,9 @@ class DeviceRegistry:
             at = naive_utc(at) or at
             if device not in latest or at > latest[device]:
                 latest[device] = at
+        self._seen(latest, rtype.slug)
+
+    def _seen(self, latest: dict[str, datetime], what: str) -> None:
         if not latest:
             return
         t = self.table
@@ -348,5 +355,5 @@ class DeviceRegistry:
                 conn.execute(
                     update(t)
                     .where(t.c.id == device, or_(t.c.last_seen_at.is_(None), t.c.last_seen_at < at))
-                    .values(last_seen_at=at, last_record_type=rtype.slug)
+                    .values(last_seen_at=at, last_record_type=what)
                 )

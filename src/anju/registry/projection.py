@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from anju.db.database import Database
 from anju.db.engine import WRITE_OPTIONS
-from anju.ingest.bus import Bus, StoredRecords
+from anju.ingest.bus import Bus, Event, StoredRecords
 from anju.ingest.pipeline import ESTATE_CODE, Clock
 from anju.registry import catalog
 from anju.registry.addresses import house_address, normalise
@@ -195,8 +195,8 @@ class Projection:
         """Project every batch the pipeline stores from now on; returns the unsubscribe function."""
         return bus.subscribe(self.on_records)
 
-    def on_records(self, event: StoredRecords) -> None:
-        if event.record_type in self._handlers:
+    def on_records(self, event: Event) -> None:
+        if isinstance(event, StoredRecords) and event.record_type in self._handlers:
             self.project(event.record_type, event.records, estate=event.estate, source=event.source)
 
     def project(
