@@ -3,12 +3,20 @@
 PostgreSQL tests use a fresh database on the server named by ANJU_TEST_PG_URL (default
 postgresql://127.0.0.1:5432/test). Without a reachable server they skip with the reason, unless
 ANJU_REQUIRE_SERVICES=1 (as in CI), where they fail.
+
+Migrating a database takes about half a second on SQLite and well over a second on PostgreSQL, and a
+thousand tests each want a fresh one. So the migrations run once per session into a template (a SQLite
+file copied per test; a PostgreSQL database cloned with CREATE DATABASE … TEMPLATE), and each test starts
+from a copy of that: still a database the real migrations made, just not made again every time.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,14 +49,67 @@ def _pg_admin() -> object:
         pytest.skip(reason)
 
 
+def _migrate(url: str) -> None:
+    from anju.db.database import Database
+
+    db = Database(url)
+    try:
+        db.upgrade()
+    finally:
+        db.dispose()  # a template must have no open connection when it is copied
+
+
+_templates: dict[str, str] = {}  # "sqlite" -> template file, "postgresql" -> template database name
+
+
+def _sqlite_template() -> Path:
+    if "sqlite" not in _templates:
+        folder = Path(tempfile.mkdtemp(prefix="anju-template-"))
+        atexit.register(shutil.rmtree, folder, True)
+        path = folder / "template.db"
+        _migrate(f"sqlite:///{path}")
+        _templates["sqlite"] = str(path)
+    return Path(_templates["sqlite"])
+
+
+def migrated_sqlite_url(path: Path) -> str:
+    """URL of a new SQLite file at `path` holding the migrated, empty schema."""
+    shutil.copyfile(_sqlite_template(), path)
+    return f"sqlite:///{path}"
+
+
+def _drop_pg_template() -> None:
+    import psycopg
+
+    name = _templates.get("postgresql")
+    if name is None:
+        return
+    with contextlib.suppress(psycopg.Error), psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _pg_template(admin: object) -> str:
+    from sqlalchemy.engine import make_url
+
+    if "postgresql" not in _templates:
+        name = f"anju_tpl_{uuid.uuid4().hex[:10]}"
+        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[attr-defined]
+        _templates["postgresql"] = name
+        atexit.register(_drop_pg_template)
+        _migrate(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
+    return _templates["postgresql"]
+
+
 @contextmanager
-def fresh_pg_database() -> Iterator[str]:
-    """URL of a fresh, empty PostgreSQL database, dropped afterwards."""
+def fresh_pg_database(*, migrated: bool = True) -> Iterator[str]:
+    """URL of a fresh PostgreSQL database holding the migrated, empty schema (or nothing at all, with
+    `migrated=False`), dropped afterwards."""
     from sqlalchemy.engine import make_url
 
     admin = _pg_admin()
     name = f"anju_t_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[attr-defined]
+    template = f' TEMPLATE "{_pg_template(admin)}"' if migrated else ""
+    admin.execute(f'CREATE DATABASE "{name}"{template}')  # type: ignore[attr-defined]
     try:
         yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     finally:
@@ -60,7 +121,7 @@ def fresh_pg_database() -> Iterator[str]:
 def fresh_database(like_url: str, tmp_path: Path, tag: str) -> Iterator[str]:
     """A second empty database of the same kind as `like_url`."""
     if like_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / f'{tag}.db'}"
+        yield migrated_sqlite_url(tmp_path / f"{tag}.db")
         return
     with fresh_pg_database() as url:
         yield url
@@ -75,7 +136,7 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'anju.db'}"
+        return migrated_sqlite_url(tmp_path / "anju.db")
     url: str = request.getfixturevalue("pg_url")
     return url
 
@@ -103,7 +164,7 @@ def services(settings: Settings) -> Iterator[Services]:
 @pytest.fixture
 def sqlite_services(tmp_path: Path) -> Iterator[Services]:
     """SQLite only: for behaviour that does not depend on the database."""
-    svc = open_services(make_settings(tmp_path, f"sqlite:///{tmp_path / 'anju.db'}"))
+    svc = open_services(make_settings(tmp_path, migrated_sqlite_url(tmp_path / "anju.db")))
     try:
         yield svc
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
 
 from alembic import command
@@ -18,6 +19,12 @@ def alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(resources.files("anju.db") / "migrations"))
     return cfg
+
+
+@cache
+def _head_revision() -> str | None:
+    # The migrations ship in the package: their head cannot change while the process runs.
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 class Database:
@@ -38,7 +45,7 @@ class Database:
             return MigrationContext.configure(conn).get_current_revision()
 
     def head_revision(self) -> str | None:
-        return ScriptDirectory.from_config(alembic_config()).get_current_head()
+        return _head_revision()
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration; a no-op when it is already there."""

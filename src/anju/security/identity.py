@@ -143,8 +143,15 @@ class Identity:
         self.audit = audit
         self.clock = clock
         self.hasher = hasher or PasswordHasher()
-        # Verified against when the username is unknown, so that timing does not reveal which exist.
-        self._dummy_hash = self.hasher.hash(secrets.token_hex(8))
+        self._dummy: str | None = None
+
+    def _dummy_hash(self) -> str:
+        """Verified against when the username is unknown, so that timing does not reveal which exist.
+        Made at first need: an argon2 hash costs tens of milliseconds, and most processes that build an
+        `Identity` (the CLI, workers) never sign anyone in."""
+        if self._dummy is None:
+            self._dummy = self.hasher.hash(secrets.token_hex(8))
+        return self._dummy
 
     def _audit(self, actor: str, action: str, target: str = "", detail: dict[str, Any] | None = None) -> None:
         if self.audit is not None:
@@ -355,7 +362,7 @@ class Identity:
                 ).first()
         target = "user:" + "".join(ch if ch.isprintable() else "\ufffd" for ch in username[:64])
         if row is None:
-            self._verify(self._dummy_hash, password)
+            self._verify(self._dummy_hash(), password)
             self._audit("anonymous", "login_failed", target, {"reason": "bad_credentials", "client": client})
             raise LoginFailed("bad_credentials")
         if row.locked_until is not None and row.locked_until > _naive(now):

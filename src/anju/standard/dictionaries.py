@@ -25,9 +25,11 @@ import io
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -177,13 +179,7 @@ def load_dictionaries(override_dir: Path | None = None) -> dict[str, Dictionary]
 
     A missing override directory is ignored, so callers can always pass ``$ANJU_DATA_DIR/dictionaries``.
     """
-    root = resources.files(PACKAGE)
-    result: dict[str, Dictionary] = {}
-    for item in sorted(root.iterdir(), key=lambda t: t.name):
-        if item.name.endswith((".yaml", ".yml")) and item.is_file():
-            origin = f"{PACKAGE.replace('.', '/')}/{item.name}"
-            doc = _parse_file(item, origin)
-            result[doc.name] = _build(doc, base=None, strict=True, csv_root=root)
+    result = dict(_shipped())
     if override_dir is None:
         return result
     override_dir = Path(override_dir)
@@ -195,6 +191,21 @@ def load_dictionaries(override_dir: Path | None = None) -> dict[str, Dictionary]
         doc = _parse_file(path, str(path))
         result[doc.name] = _build(doc, base=result.get(doc.name), strict=False, csv_root=override_dir)
     return result
+
+
+@cache
+def _shipped() -> Mapping[str, Dictionary]:
+    """The dictionaries in the package, read once per process: they cannot change while it runs, and
+    every `Services` (and every worker process of an import) would otherwise parse them again. A
+    `Dictionary` is never changed after it is built; an override builds a new one over it."""
+    root = resources.files(PACKAGE)
+    result: dict[str, Dictionary] = {}
+    for item in sorted(root.iterdir(), key=lambda t: t.name):
+        if item.name.endswith((".yaml", ".yml")) and item.is_file():
+            origin = f"{PACKAGE.replace('.', '/')}/{item.name}"
+            doc = _parse_file(item, origin)
+            result[doc.name] = _build(doc, base=None, strict=True, csv_root=root)
+    return MappingProxyType(result)
 
 
 @dataclass
