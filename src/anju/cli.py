@@ -25,9 +25,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from anju.alarms.cli import alarms_app
+from anju.alarms.duty import DutyConfigError
+from anju.alarms.notify import NotifyConfigError
+from anju.alarms.rules_cli import rules_app, watchlist_app
 from anju.config import Settings, SettingsError
 from anju.evaluation.cli import evaluate_app
 from anju.ingest.decode import iter_csv, iter_xlsx, open_text
+from anju.ingest.gateway_cli import gateway as gateway_command
 from anju.ingest.items import Item
 from anju.ingest.pipeline import EstateInvalid, check_estate
 from anju.ingest.result import BatchResult
@@ -39,6 +44,7 @@ from anju.security.audit_cli import audit_app
 from anju.security.keys import KeyFileError
 from anju.security.personal import mask_raw, mask_record
 from anju.services import Services, open_services
+from anju.sim.cli import sim_app
 from anju.standard.dictionaries import DictionaryError
 from anju.standard.spec import UnknownRecordType, load_standard, record_type
 
@@ -59,6 +65,11 @@ app.add_typer(regions_app, name="regions")
 app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(qr_app, name="qr")
 app.add_typer(registry_app, name="registry")
+app.command("gateway")(gateway_command)
+app.add_typer(alarms_app, name="alarms")
+app.add_typer(rules_app, name="rules")
+app.add_typer(watchlist_app, name="watchlist")
+app.add_typer(sim_app, name="sim")
 
 # Piped output (scripts, grep, CI logs) must not be wrapped or folded at 80 columns.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 240)
@@ -493,42 +504,116 @@ def db_upgrade() -> None:
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    mqtt: Annotated[
+        str | None,
+        typer.Option(
+            "--mqtt",
+            help="also run an MQTT device gateway in this process: mqtt://HOST[:PORT] (one-process sites)",
+        ),
+    ] = None,
+    mqtt_root: Annotated[
+        str, typer.Option(help="topic root of --mqtt: ROOT/estate/record_type/device")
+    ] = "anju",
 ) -> None:
     """Serve the API (and /docs) on the configured database."""
     import uvicorn
 
+    from anju.alarms.runtime import AlarmRuntime
+    from anju.ingest.mqtt_gateway import Gateway, parse_url
+    from anju.ingest.mqtt_topics import check_root
     from anju.web.app import create_app
 
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    if mqtt is not None:
+        for hint, check in (
+            ("--mqtt", lambda: parse_url(mqtt)),
+            ("--mqtt-root", lambda: check_root(mqtt_root)),
+        ):
+            try:
+                check()
+            except ValueError as exc:
+                raise typer.BadParameter(str(exc), param_hint=hint) from None
+    svc = _services()
+    gateway = Gateway(svc, mqtt, client_id=f"anju-serve-{port}", root=mqtt_root) if mqtt is not None else None
+    # Silence timers, escalation and notifications run beside the API: the same process, own threads.
+    with AlarmRuntime(svc):
+        if gateway is not None:
+            gateway.start()
+        try:
+            uvicorn.run(create_app(svc), host=host, port=port, log_level="info")
+        finally:
+            if gateway is not None:
+                gateway.stop()
+    svc.close()
 
 
 @app.command()
 def demo(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
-    records: Annotated[int, typer.Option(min=1, max=100_000, help="sample records per type")] = 50,
+    estates: Annotated[int, typer.Option(help="模拟小区数 simulated estates")] = 2,
+    households: Annotated[int, typer.Option(help="模拟总户数 simulated houses in all")] = 120,
+    seed: Annotated[int, typer.Option(help="模拟社区的随机种子 seed of the simulated community")] = 1,
+    rate: Annotated[float, typer.Option(min=0.1, max=10_000, help="每分钟记录数 records per minute")] = 30.0,
 ) -> None:
-    """Load sample records of every type (with a few planted defects) and serve the API."""
+    """演示：生成模拟社区（全新 SQLite 数据库）、启动服务和实时事件流 · a simulated community in a fresh
+    SQLite database, the server, and a live event stream with alarms."""
+    import dataclasses
+    import threading
+    from datetime import timedelta
+
     import uvicorn
 
-    from anju.standard.samples import demo_items
+    from anju.alarms.runtime import AlarmRuntime
+    from anju.sim.cli import community
+    from anju.sim.load import install
+    from anju.sim.runner import run
+    from anju.sim.streams import EventStream
+    from anju.sim.targets import InprocTarget
     from anju.web.app import create_app
 
-    svc = _services()
+    plan = community(estates, households, seed)
+    settings = Settings.from_env()
+    # The demo's own database file, recreated at each start: never the deployment's anju.db.
+    db_file = settings.data_dir / "demo.db"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    for stale in (db_file, db_file.with_name("demo.db-wal"), db_file.with_name("demo.db-shm")):
+        stale.unlink(missing_ok=True)
+    svc = open_services(dataclasses.replace(settings, database_url=f"sqlite:///{db_file}"))
+    report = install(svc, plan)
     password = _demo_administrator(svc)
-    for slug in load_standard():
-        r = svc.pipeline.ingest(slug, demo_items(slug, records), source="demo")
-        out.print(
-            f"  {slug:<24} stored {r.accepted:>4} · duplicates {r.duplicates:>4} · quarantined {r.rejected:>3}"
-        )
+    out.print(
+        f"模拟社区 simulated community {plan.community.name}: {len(plan.estates)} 个小区 estates · "
+        f"{len(plan.houses())} 户 houses · {len(plan.people)} 人 people · {len(plan.devices())} 台设备 devices · "
+        f"隔离 quarantined {report.rejected}"
+    )
+    runtime = AlarmRuntime(svc, interval=2.0).start()
+    stop = threading.Event()
+    start = datetime.now(UTC).replace(microsecond=0)
+    stream = EventStream(plan, start=start, duration=timedelta(days=7), rate=rate, schedule="demo")
+
+    def events() -> None:
+        try:
+            run(stream, InprocTarget(svc), start=start, speed=1.0, stop=stop)
+        except Exception as exc:  # the server stays up; say why the stream stopped
+            err.print(f"event stream stopped 事件流已停止: {exc!r}", markup=False)
+
+    streamer = threading.Thread(target=events, name="anju-sim-stream", daemon=True)
+    streamer.start()
     out.print(
         f"\n[bold green]Anju 安居[/bold green] serving on http://{host}:{port}  ·  API docs: "
-        f"http://{host}:{port}/docs  ·  database: {svc.settings.database_url}\n"
+        f"http://{host}:{port}/docs  ·  database: {db_file}\n"
         f"demo administrator 演示管理员: [bold]demo-admin[/bold] / [bold]{password}[/bold] "
-        "(POST /api/v1/auth/token for a bearer token)\nCtrl-C stops it."
+        "(POST /api/v1/auth/token for a bearer token)\n"
+        "实时告警 live alarms: GET /api/v1/alarms (first ones within a minute) · Ctrl-C 停止 stops."
     )
-    uvicorn.run(create_app(svc), host=host, port=port, log_level="warning")
-    svc.close()
+    try:
+        uvicorn.run(create_app(svc), host=host, port=port, log_level="warning")
+    finally:
+        stop.set()
+        streamer.join(timeout=10)
+        runtime.stop()
+        svc.close()
+        out.print("已停止 stopped.")
 
 
 def _demo_administrator(svc: Services) -> str:
@@ -560,6 +645,8 @@ def main() -> None:
         EstateInvalid,
         KeyFileError,
         AdminError,
+        NotifyConfigError,
+        DutyConfigError,
     ) as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
         raise SystemExit(2) from None

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from anju.alarms.duty import FileDutyRoster
+from anju.alarms.engine import AlarmEngine
+from anju.alarms.linkage import Linkage
+from anju.alarms.store import AlarmStore, EscalationPolicy
 from anju.config import Settings
 from anju.db.database import Database
 from anju.ingest.bus import Bus
@@ -37,6 +41,12 @@ class Services:
     # Built from the above and subscribed to the bus: stored records reach the registry and device last-seen.
     projection: Projection = field(init=False)
     devices: DeviceRegistry = field(init=False)
+    # Alarms: the lifecycle store and its in-process hub of changes (the SSE stream, the notifier).
+    alarms: AlarmStore = field(init=False)
+    # The alarm engine (rules over records, silence timers); its signals go to `alarms`.
+    engine: AlarmEngine = field(init=False)
+    # Who is on duty, per region and level ($ANJU_DATA_DIR/duty.yaml, re-read when it changes).
+    duty: FileDutyRoster = field(init=False)
 
     def __post_init__(self) -> None:
         self.projection = Projection(
@@ -52,8 +62,24 @@ class Services:
         self.devices = DeviceRegistry(
             self.db.engine, self.db.table("device"), self.audit, clock=self.pipeline.clock
         )
+        self.alarms = AlarmStore(
+            self.db,
+            self.audit,
+            clock=self.pipeline.clock,
+            policy=EscalationPolicy.for_data_dir(self.settings.data_dir),
+        )
         self.projection.attach(self.bus)
         self.devices.attach(self.bus)
+        self.duty = FileDutyRoster.for_data_dir(
+            self.settings.data_dir, self.settings.timezone, self.regions.ancestors
+        )
+        # A new alarm is stored with the nearest cameras, looked up in its own transaction.
+        self.alarms.cameras_for = Linkage(self, self.duty).cameras_for
+        # After the projection and devices, so that rules see the registry as this event left it. A
+        # record ingested by any source raises its alarm before the ingest call returns; what needs a
+        # clock (silences, escalation, deliveries) is alarms/runtime.py's.
+        self.engine = AlarmEngine.from_services(self, sink=self.alarms.raise_signal)
+        self.engine.attach(self.bus)
 
     def close(self) -> None:
         self.db.dispose()

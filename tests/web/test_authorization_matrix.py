@@ -24,7 +24,8 @@ from anju.web.hardening import RateLimiter
 SLUG = "access_swipe"
 PASSWORD = "matrix password 123"
 # Framework routes with no dependencies at all: the OpenAPI document and the Swagger UI's static files.
-FRAMEWORK = {"/openapi.json", "/static/swagger"}
+# The console's own stylesheets and scripts (no personal data) are a plain static mount too.
+FRAMEWORK = {"/openapi.json", "/static/swagger", "/static"}
 
 
 @dataclass
@@ -54,6 +55,8 @@ class Case:
     call: Call
     allowed: dict[str, int]  # where ("inside"/"outside") -> status when the permission is held
     check: Callable[[World, httpx.Response, str], None] | None = None
+    signed_out: int = 401  # pages send a caller without credentials to /login (303) instead
+    public_status: int = 200  # a public redirect answers 303
 
 
 def _records(n: int, seed: int, device: str = "DEV1") -> list[dict[str, Any]]:
@@ -564,7 +567,178 @@ CASES: list[Case] = [
         ),
         {"inside": 200, "outside": 403},
     ),
+    # ---- evaluation ------------------------------------------------------------------------------------
+    Case(
+        "GET",
+        "/api/v1/evaluation/{system}",
+        "evaluation:view",
+        lambda w, h, where: w.client.get(
+            "/api/v1/evaluation/wuhan", params={"community": "C1" if where == "inside" else "C2"}, headers=h
+        ),
+        {"inside": 200, "outside": 404},
+    ),
+    Case(
+        "POST",
+        "/api/v1/evaluation/attestations",
+        "evaluation:edit",
+        lambda w, h, where: w.client.post(
+            "/api/v1/evaluation/attestations",
+            json={
+                "community": "C1" if where == "inside" else "C2",
+                "key": "WH.video_room",
+                "value": True,
+                "note": "监控室照片",
+            },
+            headers=h,
+        ),
+        {"inside": 201, "outside": 403},
+    ),
+    Case(
+        "GET",
+        "/api/v1/evaluation/attestations/{community}",
+        "evaluation:view",
+        lambda w, h, where: w.client.get(
+            f"/api/v1/evaluation/attestations/{'C1' if where == 'inside' else 'C2'}", headers=h
+        ),
+        {"inside": 200, "outside": 404},
+    ),
 ]
+
+
+def _alarm(world: World, where: str) -> int:
+    """A new open alarm of the estate inside (E1) or outside (E2) the callers' scope C1."""
+    from datetime import UTC, datetime
+
+    from anju.alarms.model import AlarmSignal
+
+    signal = AlarmSignal(
+        type="smoke_fire",
+        rule="matrix",
+        severity="critical",
+        originator_kind="device",
+        originator_id=world.unique("SMOKE"),
+        estate=_estate(where),
+        at=datetime.now(UTC),
+        title_zh="烟雾/火警",
+        title_en="Smoke or fire",
+    )
+    alarm_id = world.svc.alarms.raise_signal(signal).alarm_id
+    assert alarm_id is not None
+    return alarm_id
+
+
+def _alarm_action(action: str, body: dict[str, Any] | None = None) -> Call:
+    return lambda w, h, where: w.client.post(
+        f"/api/v1/alarms/{_alarm(w, where)}/{action}", json=body, headers=h
+    )
+
+
+def _stream(world: World, headers: dict[str, str]) -> httpx.Response:
+    # A stream that ends at once after its greeting: the answer's status is what the matrix checks.
+    from anju.web.api import alarms as alarms_api
+
+    keep, alarms_api.STREAM_MAX_SECONDS = alarms_api.STREAM_MAX_SECONDS, 0.0
+    try:
+        return world.client.get("/api/v1/alarms/stream", headers=headers)
+    finally:
+        alarms_api.STREAM_MAX_SECONDS = keep
+
+
+ALARM_CASES: list[Case] = [
+    Case(
+        "GET",
+        "/api/v1/alarms",
+        "alarms:view",
+        lambda w, h, where: w.client.get("/api/v1/alarms", params={"estate": _estate(where)}, headers=h),
+        {"inside": 200, "outside": 403},
+    ),
+    Case(
+        "GET",
+        "/api/v1/alarms/stream",
+        "alarms:view",
+        lambda w, h, where: _stream(w, h),
+        {"inside": 200, "outside": 200},
+    ),
+    Case(
+        "GET",
+        "/api/v1/alarms/{alarm_id}",
+        "alarms:view",
+        lambda w, h, where: w.client.get(f"/api/v1/alarms/{_alarm(w, where)}", headers=h),
+        {"inside": 200, "outside": 404},
+    ),
+    Case(
+        "POST",
+        "/api/v1/alarms/{alarm_id}/acknowledge",
+        "alarms:edit",
+        _alarm_action("acknowledge"),
+        {"inside": 200, "outside": 404},
+    ),
+    Case(
+        "POST",
+        "/api/v1/alarms/{alarm_id}/assign",
+        "alarms:edit",
+        _alarm_action("assign", {"to": "community_admin-c1"}),
+        {"inside": 200, "outside": 404},
+    ),
+    Case(
+        "POST",
+        "/api/v1/alarms/{alarm_id}/dispatch",
+        "alarms:edit",
+        _alarm_action("dispatch", {"note": "保安两人前往"}),
+        {"inside": 200, "outside": 404},
+    ),
+    Case(
+        "POST",
+        "/api/v1/alarms/{alarm_id}/comment",
+        "alarms:edit",
+        _alarm_action("comment", {"text": "已电话联系"}),
+        {"inside": 200, "outside": 404},
+    ),
+    Case(
+        "POST",
+        "/api/v1/alarms/{alarm_id}/clear",
+        "alarms:edit",
+        _alarm_action("clear"),
+        {"inside": 200, "outside": 404},
+    ),
+    Case(
+        "POST",
+        "/api/v1/alarms/{alarm_id}/close",
+        "alarms:edit",
+        _alarm_action("close", {"result": "误报，已复位"}),
+        {"inside": 200, "outside": 404},
+    ),
+]
+CASES += ALARM_CASES
+
+
+def _page(url: Callable[[str], str]) -> Call:
+    """A page fetched without following its redirect, so that a sign-in redirect is seen as such."""
+    return lambda w, h, where: w.client.get(url(where), headers=h, follow_redirects=False)
+
+
+PAGE_CASES: list[Case] = [
+    Case("GET", "/", "public", _page(lambda _: "/"), {}, public_status=303),
+    Case("GET", "/login", "public", _page(lambda _: "/login"), {}),
+    Case("GET", "/fonts/noto-sans-sc.otf", "public", _page(lambda _: "/fonts/noto-sans-sc.otf"), {}),
+    Case(
+        "GET",
+        "/console",
+        "alarms:view",
+        _page(lambda _: "/console"),
+        {"inside": 200, "outside": 200},
+        signed_out=303,
+    ),
+    Case(
+        "GET",
+        "/evaluation/{community}",
+        "evaluation:view",
+        _page(lambda where: f"/evaluation/{'C1' if where == 'inside' else 'C2'}"),
+        {"inside": 200, "outside": 404},
+        signed_out=303,
+    ),
+]
+CASES += PAGE_CASES
 
 
 def _login(world: World) -> httpx.Response:
@@ -683,9 +857,9 @@ def _items(records: list[dict[str, Any]]) -> list[Any]:
 
 def _expected(case: Case, role: str | None, where: str) -> int:
     if case.permission == "public":
-        return 200
+        return case.public_status
     if role is None:
-        return 401
+        return case.signed_out
     if case.permission == "authenticated":
         return 200
     if case.permission not in get_role(role).permissions:

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeEngine
 
 from anju.alarms.tables import alarm_tables
+from anju.evaluation.attestations import attestation_table
 from anju.registry.regions import region_table
 from anju.registry.tables import registry_tables
 from anju.security.audit import audit_table
@@ -142,6 +143,7 @@ def build_metadata() -> MetaData:
     region_table(metadata)
     registry_tables(metadata)
     alarm_tables(metadata)
+    attestation_table(metadata)
     return metadata
 
 

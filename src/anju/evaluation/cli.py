@@ -20,6 +20,7 @@ import typer
 import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from anju.evaluation import tables
 from anju.evaluation.claims import check_document, read_claims
@@ -98,10 +99,10 @@ def _install_platform_providers(providers: ProviderRegistry) -> None:
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
         return
-    from anju.registry.evidence import install
+    from anju.evaluation.platform import install_platform_providers
     from anju.services import open_services
 
-    install(open_services(settings), providers)
+    install_platform_providers(open_services(settings), providers)
 
 
 def handled(fn: Callable[P, R]) -> Callable[P, R]:
@@ -402,6 +403,72 @@ def report_cmd(
                 progress.advance(task)
     for path in written:
         out.print(str(path), markup=False, highlight=False)
+
+
+@evaluate_app.command("attest")
+@handled
+def attest_cmd(
+    community: Annotated[str, typer.Option("--community", "-c", help="community code")],
+    key: Annotated[str, typer.Option("--key", "-k", help="fact key, e.g. WH.video_room or SE32.1")],
+    value: Annotated[str, typer.Option("--value", help="the value as YAML: true, 3, 85.5, [a, b]")],
+    note: Annotated[str, typer.Option("--note", help="what the value rests on")],
+    file: Annotated[list[Path] | None, typer.Option("--file", help="attached evidence (repeatable)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """State a fact the platform's data cannot show, with files (audited) · 佐证声明"""
+    from anju.evaluation.attestations import Attachment, open_attestations
+    from anju.security.admin_cli import actor
+    from anju.services import open_services
+
+    attachments = []
+    for path in file or []:
+        try:
+            attachments.append(Attachment(path.name, path.read_bytes()))
+        except OSError as exc:
+            raise EvaluationError(f"{path}: cannot read the file ({exc.strerror})") from None
+    svc = open_services()
+    try:
+        made = open_attestations(svc).add(
+            community, key, yaml.safe_load(value), note=note, actor=actor(), files=attachments
+        )
+    finally:
+        svc.close()
+    if as_json:
+        _json(made.to_json())
+    else:
+        out.print(f"attestation {made.id}: {community} {key} = {made.value!r} ({len(made.files)} files)")
+
+
+@evaluate_app.command("attestations")
+@handled
+def attestations_cmd(
+    community: Annotated[str, typer.Option("--community", "-c", help="community code")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Attestations of a community, revoked ones included · 佐证列表"""
+    from anju.evaluation.attestations import open_attestations
+    from anju.services import open_services
+
+    svc = open_services()
+    try:
+        listed = open_attestations(svc).list(community)
+    finally:
+        svc.close()
+    if as_json:
+        _json([a.to_json() for a in listed])
+        return
+    table = Table("id", "key", "value", "by", "at", "files", "revoked", title=f"{community} 佐证")
+    for a in listed:
+        table.add_row(
+            str(a.id),
+            a.key,
+            repr(a.value),
+            a.attested_by,
+            f"{a.attested_at:%Y-%m-%d %H:%M}",
+            str(len(a.files)),
+            "yes" if a.revoked_at else "",
+        )
+    out.print(table)
 
 
 @systems_app.command("list")

@@ -29,6 +29,9 @@ class Item:
     raw: bytes  # exactly what arrived for this record (a line, an array element re-serialised, a row)
     obj: Any = UNDECODABLE
     issues: list[Issue] = field(default_factory=list)
+    # Where this one record came from within its source (an MQTT topic); quarantine keeps it with the
+    # record, in place of the batch's own source detail, when a batch mixes several origins.
+    source_detail: str | None = None
 
     @property
     def decoded(self) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from psycopg import IntegrityError as PgIntegrityError
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -81,6 +82,22 @@ class _Bad:
     issues: list[Issue]
     reason: str
     quarantine_pk: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A record its source refused before validation (an MQTT message from a device that is not
+    registered, say): quarantined raw with its reason and findings, like an invalid record, but never
+    replayed (`Quarantine.replay` takes only the pipeline's own reasons)."""
+
+    item: Item
+    reason: str  # at most 20 characters (quarantine.reason), e.g. device_unregistered
+    issues: list[Issue]
+    record_id: str | None = None
+
+
+# The reasons the pipeline itself gives; every other reason in the quarantine is a source's refusal.
+PIPELINE_REASONS = ("invalid", "conflict", "undecodable")
 
 
 class Validators:
@@ -331,9 +348,10 @@ class Pipeline:
                     source_detail=source_detail,
                     received=received,
                 )
-            except (IntegrityError, AuditConflict):
+            except (IntegrityError, PgIntegrityError, AuditConflict):
                 # Another writer stored one of these IDs between our look-up and our insert (PostgreSQL
-                # allows concurrent batches). Classify again against what is stored now.
+                # allows concurrent batches). Classify again against what is stored now. COPY runs on the
+                # driver's own cursor, so its unique violation arrives as psycopg's error, not SQLAlchemy's.
                 if attempt == _RETRIES - 1:
                     raise
         raise AssertionError("unreachable")
@@ -389,7 +407,7 @@ class Pipeline:
                 self._note_warnings(result, cand)
             insert_rows(conn, table, columns, rows)
             for entry in bad:
-                self._quarantine(conn, rtype, entry, result, naive_now, source, estate, source_detail)
+                self._quarantine(conn, rtype.slug, entry, result, naive_now, source, estate, source_detail)
             if released:
                 q = self.db.table("quarantine")
                 conn.execute(
@@ -397,38 +415,7 @@ class Pipeline:
                     .where(q.c.pk.in_(released))
                     .values(status="released", released_at=naive_now, attempts=q.c.attempts + 1)
                 )
-            conn.execute(
-                insert(self.db.table("ingest_batch")).values(
-                    record_type=rtype.slug,
-                    source=source,
-                    estate=estate,
-                    started_at=naive_now,
-                    finished_at=utcnow().replace(tzinfo=None),
-                    received=received,
-                    accepted=result.accepted,
-                    duplicates=result.duplicates,
-                    rejected=result.rejected,
-                    conflicts=result.conflicts,
-                    warnings=result.warnings,
-                )
-            )
-            if self.audit is not None:
-                # Last in the transaction: on PostgreSQL the audit append serialises writers until commit.
-                self.audit.append(
-                    conn,
-                    actor=actor,
-                    action="records.ingest",
-                    target=rtype.slug,
-                    detail={
-                        "source": source,
-                        "estate": estate,
-                        "received": received,
-                        "accepted": result.accepted,
-                        "duplicates": result.duplicates,
-                        "rejected": result.rejected,
-                        "released": len(released),
-                    },
-                )
+            self._log_batch(conn, rtype.slug, result, naive_now, source, actor, estate, len(released))
         if stored and self.bus.active:
             self.bus.publish(
                 StoredRecords(
@@ -442,6 +429,84 @@ class Pipeline:
                 )
             )
         return result
+
+    def _log_batch(
+        self,
+        conn: Connection,
+        slug: str,
+        result: BatchResult,
+        now: datetime,
+        source: str,
+        actor: str,
+        estate: str | None,
+        released: int,
+    ) -> None:
+        conn.execute(
+            insert(self.db.table("ingest_batch")).values(
+                record_type=slug,
+                source=source,
+                estate=estate,
+                started_at=now,
+                finished_at=utcnow().replace(tzinfo=None),
+                received=result.received,
+                accepted=result.accepted,
+                duplicates=result.duplicates,
+                rejected=result.rejected,
+                conflicts=result.conflicts,
+                warnings=result.warnings,
+            )
+        )
+        if self.audit is not None:
+            # Last in the transaction: on PostgreSQL the audit append serialises writers until commit.
+            self.audit.append(
+                conn,
+                actor=actor,
+                action="records.ingest",
+                target=slug,
+                detail={
+                    "source": source,
+                    "estate": estate,
+                    "received": result.received,
+                    "accepted": result.accepted,
+                    "duplicates": result.duplicates,
+                    "rejected": result.rejected,
+                    "released": released,
+                },
+            )
+
+    # ---- refusals --------------------------------------------------------------------------------------
+    def refuse(
+        self,
+        type_slug: str,
+        refused: Sequence[Refusal],
+        *,
+        source: str,
+        actor: str = "system",
+        estate: str | None = None,
+        source_detail: str | None = None,
+    ) -> BatchResult:
+        """Quarantine records a source refused before validation, in one transaction.
+
+        `type_slug` need not name a known record type (an MQTT topic may name one that does not exist);
+        it is kept as given, cut to the column's 40 characters. An identical refused payload sent again
+        counts as a duplicate and bumps the entry's `seen_count`, as for invalid records."""
+        slug = type_slug[:40]
+        estate = check_estate(estate)
+        naive_now = self.clock().astimezone(UTC).replace(tzinfo=None)
+        for attempt in range(_RETRIES):
+            result = BatchResult(slug, received=len(refused), batches=1)
+            try:
+                with self.db.engine.connect().execution_options(**WRITE_OPTIONS) as conn, conn.begin():
+                    for r in refused:
+                        entry = _Bad(r.item, r.record_id, r.issues, r.reason)
+                        self._quarantine(conn, slug, entry, result, naive_now, source, estate, source_detail)
+                    self._log_batch(conn, slug, result, naive_now, source, actor, estate, 0)
+                return result
+            except (IntegrityError, PgIntegrityError, AuditConflict):
+                # Another writer quarantined the same payload between our look-up and our insert.
+                if attempt == _RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _conflict(cand: _Candidate) -> _Bad:
@@ -474,7 +539,7 @@ class Pipeline:
     def _quarantine(
         self,
         conn: Connection,
-        rtype: RecordType,
+        slug: str,
         entry: _Bad,
         result: BatchResult,
         now: datetime,
@@ -506,9 +571,7 @@ class Pipeline:
             )
             return
         digest = raw_digest(entry.item.raw)
-        pk = conn.execute(
-            select(q.c.pk).where(q.c.record_type == rtype.slug, q.c.raw_hash == digest)
-        ).scalar()
+        pk = conn.execute(select(q.c.pk).where(q.c.record_type == slug, q.c.raw_hash == digest)).scalar()
         if pk is not None:
             # The very same payload was quarantined before: a re-send, counted as a duplicate.
             conn.execute(
@@ -526,12 +589,12 @@ class Pipeline:
         pk = conn.execute(
             insert(q)
             .values(
-                record_type=rtype.slug,
+                record_type=slug,
                 record_id=_printable_id(entry.record_id),
                 reason=entry.reason,
                 status="open",
                 source=source,
-                source_detail=source_detail,
+                source_detail=entry.item.source_detail or source_detail,
                 estate=estate,
                 raw=self.protector.seal_raw(text, digest),
                 raw_encoding=encoding,

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Row, func, select
 
 from anju.ingest.decode import decode_line
 from anju.ingest.items import Item, raw_bytes
-from anju.ingest.pipeline import Pipeline
+from anju.ingest.pipeline import PIPELINE_REASONS, Pipeline
 from anju.ingest.result import BatchResult
 
 _REPLAY_CHUNK = 1000
@@ -140,13 +140,16 @@ class Quarantine:
         actor: str = "system",
     ) -> BatchResult:
         """Replay the given open entries, or every open entry when `ids` is None; `estates` (None: all)
-        limits them to a caller's scope."""
+        limits them to a caller's scope.
+
+        Records a source refused (an MQTT message from an unregistered device, say: `Pipeline.refuse`) are
+        left alone: validating them again would store them past the check that refused them."""
         self.pipeline.reload_dictionaries()
         q = self.table
         total = BatchResult("*")
         last = 0
         while True:
-            cond = [q.c.status == "open", q.c.pk > last]
+            cond = [q.c.status == "open", q.c.pk > last, q.c.reason.in_(PIPELINE_REASONS)]
             if ids is not None:
                 cond.append(q.c.pk.in_(ids))
             if estates is not None:

@@ -7,13 +7,26 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from anju import __version__
 from anju.services import Services, open_services
 from anju.web import docs, errors, hardening
-from anju.web.api import admin, auth, devices, doorplates, quarantine, records, registry, standard
+from anju.web.api import (
+    admin,
+    alarms,
+    auth,
+    devices,
+    doorplates,
+    evaluation,
+    quarantine,
+    records,
+    registry,
+    standard,
+)
 from anju.web.auth import public
 from anju.web.hardening import BodyLimit, RateLimiter
+from anju.web.pages import ROUTERS as PAGE_ROUTERS
 
 # Sign-in and administration bodies are small; only ingestion carries large ones (its own limit).
 SMALL_BODY = 64 * 1024
@@ -54,6 +67,8 @@ def create_app(services: Services | None = None, *, limiter: RateLimiter | None 
             "/api/v1/regions": SMALL_BODY,
             "/api/v1/doorplates": SMALL_BODY,
             "/api/v1/devices": SMALL_BODY,
+            # Attestations carry their files (10 MB each at most, base64).
+            "/api/v1/evaluation": 64 * 1024 * 1024,
             # An estate boundary may carry a few thousand positions.
             "/api/v1/registry": 1024 * 1024,
         },
@@ -67,6 +82,12 @@ def create_app(services: Services | None = None, *, limiter: RateLimiter | None 
     app.include_router(doorplates.router)
     app.include_router(registry.router)
     app.include_router(devices.router)
+    app.include_router(alarms.router)
+    app.include_router(evaluation.router)
+    for page_router in PAGE_ROUTERS:
+        app.include_router(page_router)
+    # After docs.install, whose /static/swagger mount must keep answering first.
+    app.mount("/static", StaticFiles(packages=[("anju.web", "static")]), name="static")
 
     @app.get(
         "/healthz",
