@@ -737,6 +737,38 @@ PAGE_CASES: list[Case] = [
         {"inside": 200, "outside": 404},
         signed_out=303,
     ),
+    Case(
+        "GET",
+        "/map/{estate}",
+        "devices:view",
+        _page(lambda where: f"/map/{_estate(where)}"),
+        {"inside": 200, "outside": 404},
+        signed_out=303,
+    ),
+    Case(
+        "GET",
+        "/records",
+        "records:view",
+        _page(lambda _: "/records"),
+        {"inside": 200, "outside": 200},
+        signed_out=303,
+    ),
+    Case(
+        "GET",
+        "/devices",
+        "devices:view",
+        _page(lambda _: "/devices"),
+        {"inside": 200, "outside": 200},
+        signed_out=303,
+    ),
+    Case(
+        "GET",
+        "/quarantine",
+        "quarantine:view",
+        _page(lambda _: "/quarantine"),
+        {"inside": 200, "outside": 200},
+        signed_out=303,
+    ),
 ]
 CASES += PAGE_CASES
 

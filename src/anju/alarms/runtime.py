@@ -30,6 +30,7 @@ from anju.alarms.notify import (
     NotifyConfig,
     load_notify_config,
 )
+from anju.emergency.supplies import check_supplies
 
 if TYPE_CHECKING:
     from anju.alarms.store import Escalation
@@ -79,6 +80,7 @@ class AlarmRuntime:
     def tick(self, now: datetime | None = None) -> TickResult:
         """One pass: silence timers and latched durations, escalation steps, due deliveries."""
         signals = self.services.engine.tick(now)
+        check_supplies(self.services, now)  # supplies below minimum or near expiry (emergency/supplies.py)
         steps = self.services.alarms.escalate_due(now)
         deliveries = self.notifier.deliver_due(now)
         return TickResult(len(signals), tuple(steps), deliveries)

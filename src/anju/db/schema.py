@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeEngine
 
 from anju.alarms.tables import alarm_tables
+from anju.emergency.tables import emergency_tables
 from anju.evaluation.attestations import attestation_table
 from anju.registry.regions import region_table
 from anju.registry.tables import registry_tables
@@ -144,6 +145,7 @@ def build_metadata() -> MetaData:
     registry_tables(metadata)
     alarm_tables(metadata)
     attestation_table(metadata)
+    emergency_tables(metadata)
     return metadata
 
 

@@ -14,9 +14,16 @@ if TYPE_CHECKING:
 
 
 def platform_providers(services: Services) -> ProviderRegistry:
+    from anju.emergency.evidence import EmergencyEvidence
     from anju.registry.evidence import RegistryEvidence
 
-    return ProviderRegistry([AttestationEvidence(open_attestations(services)), RegistryEvidence(services)])
+    return ProviderRegistry(
+        [
+            AttestationEvidence(open_attestations(services)),
+            RegistryEvidence(services),
+            EmergencyEvidence(services),
+        ]
+    )
 
 
 def install_platform_providers(services: Services, target: ProviderRegistry) -> None:

@@ -8,6 +8,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from anju.web.pages import assets, console, evaluation, signin
+from anju.web.pages import assets, console, evaluation, lookup, maps, operations, signin
 
-ROUTERS: tuple[APIRouter, ...] = (assets.router, signin.router, console.router, evaluation.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    assets.router,
+    signin.router,
+    console.router,
+    evaluation.router,
+    maps.router,
+    lookup.router,
+    operations.router,
+)

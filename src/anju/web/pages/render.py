@@ -37,6 +37,26 @@ def _role_names(principal: Principal | None, lang: Lang) -> list[str]:
     return names
 
 
+# The console's sections in the top bar, each shown to those who hold the permission its page declares.
+NAV: tuple[tuple[str, str, str], ...] = (
+    ("/console", "nav_console", "alarms:view"),
+    ("/devices", "nav_devices", "devices:view"),
+    ("/records", "nav_records", "records:view"),
+    ("/quarantine", "nav_quarantine", "quarantine:view"),
+)
+
+
+def _nav(principal: Principal | None) -> list[tuple[str, str]]:
+    if principal is None:
+        return []
+    out = []
+    for href, key, permission in NAV:
+        everywhere, scopes = principal.grant(permission)
+        if everywhere or scopes:
+            out.append((href, key))
+    return out
+
+
 def json_script(value: Any) -> Markup:
     """JSON safe inside a <script type="application/json"> element (no `</script>` can close it)."""
     text = json.dumps(value, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
@@ -61,6 +81,7 @@ def render(
         path=request.url.path,
         user=principal.name if principal is not None else None,
         roles=_role_names(principal, lang),
+        nav=_nav(principal),
         json_script=json_script,
         **context,
     )
