@@ -15,7 +15,19 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, Engine, Row, Table, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Row,
+    Table,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from anju.db.engine import WRITE_OPTIONS
 from anju.ingest.bus import Bus, Event, Heartbeat
@@ -349,11 +361,14 @@ class DeviceRegistry:
                 known.extend(conn.execute(select(t.c.id).where(t.c.id.in_(chunk))).scalars())
         if not known:
             return
+        # One statement for all of them (executemany): a busy gateway's batch names hundreds of devices.
+        stmt = (
+            update(t)
+            .where(
+                t.c.id == bindparam("device"),
+                or_(t.c.last_seen_at.is_(None), t.c.last_seen_at < bindparam("at")),
+            )
+            .values(last_seen_at=bindparam("at"), last_record_type=what)
+        )
         with self.engine.connect().execution_options(**WRITE_OPTIONS) as conn, conn.begin():
-            for device in sorted(known):
-                at = latest[device]
-                conn.execute(
-                    update(t)
-                    .where(t.c.id == device, or_(t.c.last_seen_at.is_(None), t.c.last_seen_at < at))
-                    .values(last_seen_at=at, last_record_type=what)
-                )
+            conn.execute(stmt, [{"device": d, "at": latest[d]} for d in sorted(known)])
