@@ -1272,21 +1272,19 @@ class AlarmEngine:
             return dict(st) if st is not None else None
 
 
-def run_ticker(engine: AlarmEngine, interval: float, stop: threading.Event) -> None:
-    """Call `engine.tick()` every `interval` seconds until `stop` is set (the serve/gateway thread)."""
+def run_ticker(
+    engine: AlarmEngine,
+    interval: float,
+    stop: threading.Event,
+    tick: Callable[[], object] | None = None,
+) -> None:
+    """Call `tick` (default `engine.tick`) every `interval` seconds until `stop` is set, then flush the
+    engine's state. A failed pass is logged and the clock goes on. alarms/runtime.py runs its whole pass
+    (silences, escalation, supplies, deliveries) through this loop."""
+    step = tick or engine.tick
     while not stop.wait(interval):
         try:
-            engine.tick()
+            step()
         except Exception:
-            log.exception("alarm engine tick failed")
+            log.exception("alarm tick failed")
     engine.flush()
-
-
-def start_ticker(engine: AlarmEngine, interval: float = 10.0) -> tuple[threading.Thread, threading.Event]:
-    """A daemon thread running `run_ticker`; set the returned event (and join the thread) to stop it."""
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=run_ticker, args=(engine, interval, stop), name="anju-alarm-ticker", daemon=True
-    )
-    thread.start()
-    return thread, stop

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from anju.alarms.engine import run_ticker
 from anju.alarms.linkage import Linkage
 from anju.alarms.notify import (
     AlarmNotifications,
@@ -93,12 +94,7 @@ class AlarmRuntime:
         subscription = self.services.alarms.events.subscribe()
 
         def ticker() -> None:
-            while not self._stop.wait(self.interval):
-                try:
-                    self.tick()
-                except Exception:  # one failed pass must not end the clock
-                    log.exception("alarm runtime tick failed")
-            self.services.engine.flush()
+            run_ticker(self.services.engine, self.interval, self._stop, self.tick)
 
         def notifications() -> None:
             with subscription:
