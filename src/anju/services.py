@@ -47,6 +47,8 @@ class Services:
     engine: AlarmEngine = field(init=False)
     # Who is on duty, per region and level ($ANJU_DATA_DIR/duty.yaml, re-read when it changes).
     duty: FileDutyRoster = field(init=False)
+    # Cameras of new alarms (the store's hook) and recipients of notifications (alarms/runtime.py).
+    linkage: Linkage = field(init=False)
 
     def __post_init__(self) -> None:
         self.projection = Projection(
@@ -74,7 +76,8 @@ class Services:
             self.settings.data_dir, self.settings.timezone, self.regions.ancestors
         )
         # A new alarm is stored with the nearest cameras, looked up in its own transaction.
-        self.alarms.cameras_for = Linkage(self, self.duty).cameras_for
+        self.linkage = Linkage(self, self.duty)
+        self.alarms.cameras_for = self.linkage.cameras_for
         # After the projection and devices, so that rules see the registry as this event left it. A
         # record ingested by any source raises its alarm before the ingest call returns; what needs a
         # clock (silences, escalation, deliveries) is alarms/runtime.py's.

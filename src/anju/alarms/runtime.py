@@ -23,7 +23,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from anju.alarms.engine import run_ticker
-from anju.alarms.linkage import Linkage
 from anju.alarms.notify import (
     AlarmNotifications,
     DeliveryCounts,
@@ -70,7 +69,7 @@ class AlarmRuntime:
         self.notifier = Notifier.from_config(services, config)
         self.notifications = AlarmNotifications(
             self.notifier,
-            Linkage(services, services.duty),
+            services.linkage,
             on_queued=lambda alarm_id, detail: services.alarms.record_notified(
                 alarm_id, actor=ACTOR, detail=detail
             ),
