@@ -25,17 +25,21 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from anju.affairs.cli import affairs_app
 from anju.alarms.cli import alarms_app
 from anju.alarms.duty import DutyConfigError
 from anju.alarms.notify import NotifyConfigError
 from anju.alarms.rules_cli import rules_app, watchlist_app
 from anju.config import Settings, SettingsError
+from anju.emergency.cli import emergency_app
 from anju.evaluation.cli import evaluate_app
 from anju.ingest.decode import iter_csv, iter_xlsx, open_text
 from anju.ingest.gateway_cli import gateway as gateway_command
 from anju.ingest.items import Item
 from anju.ingest.pipeline import EstateInvalid, check_estate
 from anju.ingest.result import BatchResult
+from anju.notices.cli import notices_app
+from anju.patrols.cli import patrols_app
 from anju.registry.cli import registry_app
 from anju.registry.qr_cli import qr_app
 from anju.security.admin_cli import AdminError, devices_app, keys_app, regions_app, users_app
@@ -70,6 +74,10 @@ app.add_typer(alarms_app, name="alarms")
 app.add_typer(rules_app, name="rules")
 app.add_typer(watchlist_app, name="watchlist")
 app.add_typer(sim_app, name="sim")
+app.add_typer(emergency_app, name="emergency")
+app.add_typer(notices_app, name="notices")
+app.add_typer(patrols_app, name="patrols")
+app.add_typer(affairs_app, name="affairs")
 
 # Piped output (scripts, grep, CI logs) must not be wrapped or folded at 80 columns.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 240)

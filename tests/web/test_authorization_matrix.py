@@ -4,9 +4,10 @@ role × an object inside / outside the caller's scope the answer is the one role
 
 from __future__ import annotations
 
+import importlib
 import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,58 +17,12 @@ from fastapi.testclient import TestClient
 
 from anju.security.roles import get_role, load_roles
 from anju.services import Services
-from anju.standard.samples import mixed_records
 from anju.web.app import create_app
 from anju.web.auth import endpoint_permissions
 from anju.web.hardening import RateLimiter
-
-SLUG = "access_swipe"
-PASSWORD = "matrix password 123"
-# Framework routes with no dependencies at all: the OpenAPI document and the Swagger UI's static files.
-# The console's own stylesheets and scripts (no personal data) are a plain static mount too.
-FRAMEWORK = {"/openapi.json", "/static/swagger", "/static"}
-
-
-@dataclass
-class World:
-    svc: Services
-    client: TestClient
-    tokens: dict[str, str] = field(default_factory=dict)  # role -> bearer token of a user scoped to C1
-    record_in: str = ""
-    record_out: str = ""
-    quarantine_in: int = 0
-    quarantine_out: int = 0
-    counter: itertools.count[int] = field(default_factory=itertools.count)
-    registry: dict[str, dict[str, str]] = field(default_factory=dict)  # where -> {house, person, token, ...}
-
-    def unique(self, prefix: str) -> str:
-        return f"{prefix}{next(self.counter)}"
-
-
-Call = Callable[[World, dict[str, str], str], httpx.Response]
-
-
-@dataclass(frozen=True)
-class Case:
-    method: str
-    path: str  # the route's template, as endpoint_permissions reports it
-    permission: str  # a resource:action, "public" or "authenticated"
-    call: Call
-    allowed: dict[str, int]  # where ("inside"/"outside") -> status when the permission is held
-    check: Callable[[World, httpx.Response, str], None] | None = None
-    signed_out: int = 401  # pages send a caller without credentials to /login (303) instead
-    public_status: int = 200  # a public redirect answers 303
-
-
-def _records(n: int, seed: int, device: str = "DEV1") -> list[dict[str, Any]]:
-    recs = [r for r, _ in mixed_records(SLUG, n, seed=seed, defect_rate=0.0)]
-    for r in recs:
-        r["SB_BH"] = device
-    return recs
-
-
-def _estate(where: str) -> str:
-    return "E1" if where == "inside" else "E2"
+from tests.web.matrix_support import FRAMEWORK, PASSWORD, SLUG, Call, Case, World
+from tests.web.matrix_support import estate as _estate
+from tests.web.matrix_support import sample_records as _records
 
 
 def _lists_only_inside(key: str, id_key: str) -> Callable[[World, httpx.Response, str], None]:
@@ -771,6 +726,17 @@ PAGE_CASES: list[Case] = [
     ),
 ]
 CASES += PAGE_CASES
+
+
+def _contributed() -> list[Case]:
+    """The cases of every `matrix_cases_*.py` module beside this one, each area's routes in its own file."""
+    found: list[Case] = []
+    for path in sorted(Path(__file__).parent.glob("matrix_cases_*.py")):
+        found += importlib.import_module(f"tests.web.{path.stem}").CASES
+    return found
+
+
+CASES += _contributed()
 
 
 def _login(world: World) -> httpx.Response:

@@ -26,9 +26,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
+from anju.affairs.tables import affairs_tables
 from anju.alarms.tables import alarm_tables
 from anju.emergency.tables import emergency_tables
 from anju.evaluation.attestations import attestation_table
+from anju.notices.tables import notice_tables
+from anju.patrols.tables import patrol_tables
 from anju.registry.regions import region_table
 from anju.registry.tables import registry_tables
 from anju.security.audit import audit_table
@@ -146,6 +149,9 @@ def build_metadata() -> MetaData:
     alarm_tables(metadata)
     attestation_table(metadata)
     emergency_tables(metadata)
+    notice_tables(metadata)
+    patrol_tables(metadata)
+    affairs_tables(metadata)
     return metadata
 
 

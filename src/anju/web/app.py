@@ -14,11 +14,15 @@ from anju.services import Services, open_services
 from anju.web import docs, errors, hardening
 from anju.web.api import (
     admin,
+    affairs,
     alarms,
     auth,
     devices,
     doorplates,
+    emergency,
     evaluation,
+    notices,
+    patrols,
     quarantine,
     records,
     registry,
@@ -71,6 +75,10 @@ def create_app(services: Services | None = None, *, limiter: RateLimiter | None 
             "/api/v1/evaluation": 64 * 1024 * 1024,
             # An estate boundary may carry a few thousand positions.
             "/api/v1/registry": 1024 * 1024,
+            "/api/v1/emergency": 1024 * 1024,
+            "/api/v1/notices": 1024 * 1024,
+            "/api/v1/patrols": SMALL_BODY,
+            "/api/v1/affairs": 1024 * 1024,
         },
     )
     docs.install(app)
@@ -84,6 +92,10 @@ def create_app(services: Services | None = None, *, limiter: RateLimiter | None 
     app.include_router(devices.router)
     app.include_router(alarms.router)
     app.include_router(evaluation.router)
+    app.include_router(emergency.router)
+    app.include_router(notices.router)
+    app.include_router(patrols.router)
+    app.include_router(affairs.router)
     for page_router in PAGE_ROUTERS:
         app.include_router(page_router)
     # After docs.install, whose /static/swagger mount must keep answering first.

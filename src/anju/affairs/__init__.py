@@ -1,0 +1,1 @@
+"""Community safety affairs: special populations, abnormal events, public health, education, archives."""
