@@ -28,6 +28,7 @@ from sqlalchemy.types import TypeEngine
 
 from anju.affairs.tables import affairs_tables
 from anju.alarms.tables import alarm_tables
+from anju.emergency.ops_tables import emergency_ops_tables
 from anju.emergency.tables import emergency_tables
 from anju.evaluation.attestations import attestation_table
 from anju.notices.tables import notice_tables
@@ -149,6 +150,7 @@ def build_metadata() -> MetaData:
     alarm_tables(metadata)
     attestation_table(metadata)
     emergency_tables(metadata)
+    emergency_ops_tables(metadata)
     notice_tables(metadata)
     patrol_tables(metadata)
     affairs_tables(metadata)

@@ -20,6 +20,7 @@ from anju.web.api import (
     devices,
     doorplates,
     emergency,
+    emergency_ops,
     evaluation,
     notices,
     patrols,
@@ -93,6 +94,7 @@ def create_app(services: Services | None = None, *, limiter: RateLimiter | None 
     app.include_router(alarms.router)
     app.include_router(evaluation.router)
     app.include_router(emergency.router)
+    app.include_router(emergency_ops.router)
     app.include_router(notices.router)
     app.include_router(patrols.router)
     app.include_router(affairs.router)
