@@ -82,6 +82,7 @@ class Services:
         # record ingested by any source raises its alarm before the ingest call returns; what needs a
         # clock (silences, escalation, deliveries) is alarms/runtime.py's.
         self.engine = AlarmEngine.from_services(self, sink=self.alarms.raise_signal)
+        self.engine.batch_sink = self.alarms.raise_signals
         self.engine.attach(self.bus)
 
     def close(self) -> None:

@@ -414,6 +414,31 @@ def test_every_change_is_published_after_commit(svc: Services, clock: FakeClock)
     assert svc.alarms.events.subscribers == 0
 
 
+def test_signals_raised_together_act_as_one_by_one_in_one_transaction(svc: Services) -> None:
+    """The engine hands over one batch's signals together: each gets the result it would get alone, in the
+    order given, and the changes are published after the one commit."""
+    heard: list[AlarmChange] = []
+    stop = svc.alarms.events.listen(heard.append)
+    try:
+        results = svc.alarms.raise_signals(
+            [
+                signal(originator_id="Z"),
+                signal(originator_id="A", clear=True),  # nothing open to clear yet
+                signal(originator_id="Z", at=T0 + timedelta(seconds=5)),
+                signal(originator_id="A"),
+            ]
+        )
+    finally:
+        stop()
+    assert [r.change for r in results] == ["created", "ignored", "retriggered", "created"]
+    z, a = results[0].alarm_id, results[3].alarm_id
+    assert results[2].alarm_id == z and z != a
+    assert sorted((c.alarm_id, c.change) for c in heard) == sorted(
+        [(z, "created"), (z, "retriggered"), (a, "created")]
+    )
+    assert sorted((r["originator_id"], r["count"]) for r in alarm_rows(svc)) == [("A", 1), ("Z", 2)]
+
+
 def _change(i: int, estate: str | None = "E1") -> AlarmChange:
     return AlarmChange(i, "created", estate, T0, "t", {"id": i})
 

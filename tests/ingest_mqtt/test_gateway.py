@@ -399,6 +399,44 @@ def test_stop_drains_open_batches_and_acknowledges_them(
         again.stop()
 
 
+def test_one_batch_mixes_estates_and_keeps_each_records_estate(
+    sqlite_services: Services, broker: str, root: str, publisher: Publisher
+) -> None:
+    """Records of one type from several estates share a batch; each keeps its topic's estate in storage,
+    in the quarantine and on the bus."""
+    from anju.ingest.bus import StoredRecords
+
+    svc = sqlite_services
+    register(svc, "R1", "E1")
+    register(svc, "R2", "E2")
+    seen: list[tuple[str, str | None]] = []
+
+    def listen(event: Event) -> None:
+        if isinstance(event, StoredRecords):
+            seen.extend((str(r["ID"]), e) for r, e in zip(event.records, event.record_estates(), strict=True))
+
+    svc.bus.subscribe(listen)
+    gw = gateway(svc, root, batch_wait_ms=600_000)
+    for i in range(3):
+        publisher.publish(record_topic("E1", "access_swipe", "R1", root), swipe(i, "R1", "E1"))
+        publisher.publish(record_topic("E2", "access_swipe", "R2", root), swipe(10 + i, "R2", "E2"))
+    # R2 belongs to E2: on E1's topic the message is refused, and quarantined under E1.
+    publisher.publish(record_topic("E1", "access_swipe", "R2", root), swipe(20, "R2", "E1"))
+    publisher.wait_all()
+    wait_for(lambda: gw.stats().pending == 7, 30, "seven records in one open batch")
+    final = gw.stop()
+    assert final.stored == 6 and final.quarantined == 1 and final.acked == 7
+    assert stored(svc, "E1") == (3, 3) and stored(svc, "E2") == (3, 3)
+    assert sorted(seen) == [(f"sw-{n:06d}", "E1" if n < 10 else "E2") for n in (0, 1, 2, 10, 11, 12)]
+    q = svc.db.table("quarantine")
+    batches = svc.db.table("ingest_batch")
+    with svc.db.engine.connect() as conn:
+        assert conn.execute(select(q.c.estate, q.c.reason)).all() == [("E1", "device_estate")]
+        # One batch of records for both estates (and one of the refusal), not one per estate.
+        kinds = conn.execute(select(batches.c.estate, batches.c.accepted, batches.c.rejected)).all()
+    assert sorted(kinds, key=str) == sorted([(None, 6, 0), (None, 0, 1)], key=str)
+
+
 def test_a_full_queue_holds_the_network_back(
     sqlite_services: Services, broker: str, root: str, publisher: Publisher, monkeypatch: pytest.MonkeyPatch
 ) -> None:

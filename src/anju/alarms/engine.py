@@ -59,6 +59,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Sink = Callable[[AlarmSignal], object]
+# Takes several signals at once (AlarmStore.raise_signals: one transaction for a batch's alarms).
+BatchSink = Callable[[list[AlarmSignal]], object]
 ELDERLY_AGE = 60  # the `person: elderly_alone` condition (Shandong: 60岁及以上独居老人)
 # Record types whose arrival changes the registry's people: the snapshot is rebuilt when next needed.
 REGISTRY_TYPES = frozenset({"resident_registration", "population_sync", "building_info"})
@@ -243,6 +245,8 @@ class AlarmEngine:
         self.protector = protector
         self.rules = rules
         self.sink: Sink = sink or log_sink
+        # When set, the signals of one event go here together; `sink` takes them one by one if it fails.
+        self.batch_sink: BatchSink | None = None
         self.clock = clock
         self.timezone = timezone or ZoneInfo("Asia/Shanghai")
         self.watchlists = watchlists or Watchlists(
@@ -351,7 +355,14 @@ class AlarmEngine:
             if self._loaded:
                 self._flush(lazy=True)
 
-    def _emit(self, signals: Iterable[AlarmSignal]) -> None:
+    def _emit(self, signals: list[AlarmSignal]) -> None:
+        if self.batch_sink is not None and len(signals) > 1:
+            try:
+                self.batch_sink(signals)
+                return
+            except Exception:
+                # One signal's failure must not cost the others: each is tried alone below.
+                log.exception("alarm batch sink failed on %d signals; raising them one by one", len(signals))
         for s in signals:
             try:
                 self.sink(s)
@@ -476,14 +487,14 @@ class AlarmEngine:
             self._load_watch()
         tf, df, ef = rtype.time_field, rtype.device_field, rtype.estate_field
         slug = rtype.slug
-        for rec in event.records:
+        for rec, sent_for in zip(event.records, event.record_estates(), strict=True):
             # Stored records carry naive UTC times (the database's form); signals need aware ones.
             stamp = rec.get(tf) if tf else None
             at = (_aware(stamp) or now) if isinstance(stamp, datetime) else now
             dev = rec.get(df) if df else None
             info = devices.get(dev) if isinstance(dev, str) else None
-            # As the pipeline stores it: the batch's estate first, then the record's own estate field.
-            estate = event.estate or (rec.get(ef) if ef else None) or (info.estate if info else None)
+            # As the pipeline stores it: the estate it was sent for first, then the record's own estate field.
+            estate = sent_for or (rec.get(ef) if ef else None) or (info.estate if info else None)
             ctx = Ctx(self, estate, at)
             rid = rec.get("ID")
             rid = rid if isinstance(rid, str) else None

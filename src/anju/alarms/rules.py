@@ -50,7 +50,7 @@ import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
@@ -373,11 +373,12 @@ class RuleSet:
     def get(self, name: str) -> Rule | None:
         return next((r for r in self.rules if r.name == name), None)
 
-    @property
+    # Cached: the engine asks for every record it evaluates, and the rules never change in a set.
+    @cached_property
     def needs_people(self) -> bool:
         return any(r.needs_people for r in self.rules)
 
-    @property
+    @cached_property
     def needs_watchlist(self) -> bool:
         return any(c.watchlists for r in self.rules for c in r.conditions())
 

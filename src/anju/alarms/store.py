@@ -476,6 +476,10 @@ def _rule_actor(signal: AlarmSignal) -> str:
 
 
 # ---- the store ------------------------------------------------------------------------------------------
+# A change to publish once its transaction has committed: alarm id, change, actor, when, history id, detail.
+_Change = tuple[int, str, str, datetime, int | None, dict[str, Any]]
+
+
 class AlarmStore:
     def __init__(
         self,
@@ -586,59 +590,81 @@ class AlarmStore:
         (capped), refreshes the details, and re-activates a cleared alarm (unless the signal is older than
         the clearing). A clearing signal clears the open alarm but leaves it open until someone closes it;
         with nothing open to clear, or a clear older than the last trigger, it is `ignored`."""
+        return self.raise_signals([signal])[0]
+
+    def raise_signals(self, signals: Sequence[AlarmSignal]) -> list[RaiseResult]:
+        """`raise_signal` for each signal, in one transaction; the changes are published after it commits.
+
+        The engine hands over all the signals of one stored batch at once, so that a burst of records costs
+        one transaction for its alarms rather than one each. Rows are locked in open-key order (a stable
+        sort keeps each key's signals in their order), so that two writers never wait on each other in a
+        cycle."""
+        order = sorted(range(len(signals)), key=lambda i: signals[i].open_key)
+        done: dict[int, tuple[RaiseResult, _Change | None]] = {}
+        with self._writing() as conn:
+            now = self.now()
+            for i in order:
+                done[i] = self._raise_in(conn, signals[i], now)
+        # Published in the order the signals were given (the rules' order), not the locking order.
+        for i in range(len(signals)):
+            change = done[i][1]
+            if change is not None:
+                self._publish(*change)
+        return [done[i][0] for i in range(len(signals))]
+
+    def _raise_in(
+        self, conn: Connection, signal: AlarmSignal, now: datetime
+    ) -> tuple[RaiseResult, _Change | None]:
+        """One signal inside the caller's transaction: its result, and the change to publish (if any)."""
         t = self.alarm
-        key = signal.open_key
         actor = _rule_actor(signal)
         seen = _naive(signal.at)
         event_id: int | None
-        with self._writing() as conn:
-            now = self.now()
-            row = conn.execute(select(t).where(t.c.open_key == key).with_for_update()).first()
-            if signal.clear:
-                if row is None or row.cleared or seen < row.last_seen_at:
-                    return RaiseResult(None if row is None else int(row.id), "ignored")
-                conn.execute(
-                    update(t)
-                    .where(t.c.id == row.id)
-                    .values(
-                        cleared=True,
-                        cleared_at=seen,
-                        cleared_by=actor,
-                        next_escalation_at=None,
-                        updated_at=_naive(now),
-                    )
+        row = conn.execute(select(t).where(t.c.open_key == signal.open_key).with_for_update()).first()
+        if signal.clear:
+            if row is None or row.cleared or seen < row.last_seen_at:
+                return RaiseResult(None if row is None else int(row.id), "ignored"), None
+            conn.execute(
+                update(t)
+                .where(t.c.id == row.id)
+                .values(
+                    cleared=True,
+                    cleared_at=seen,
+                    cleared_by=actor,
+                    next_escalation_at=None,
+                    updated_at=_naive(now),
                 )
-                detail = {"rule": signal.rule}
-                event_id = self._history(conn, row.id, now, actor, "cleared", detail)
-                self.audit.append(conn, actor=actor, action="alarms.clear", target=f"alarm:{row.id}")
-                alarm_id, publish_detail = int(row.id), detail
-                change: RaiseChange = "cleared"
+            )
+            detail = {"rule": signal.rule}
+            event_id = self._history(conn, row.id, now, actor, "cleared", detail)
+            self.audit.append(conn, actor=actor, action="alarms.clear", target=f"alarm:{row.id}")
+            alarm_id, publish_detail = int(row.id), detail
+            change: RaiseChange = "cleared"
+        else:
+            inserted = False
+            if row is None:
+                row, inserted = self._insert(conn, signal, now)
+            if inserted:
+                alarm_id, change = int(row.id), "created"
+                self._link(conn, alarm_id, signal)
+                publish_detail = {"rule": signal.rule, "severity": signal.severity}
+                event_id = self._history(conn, alarm_id, now, actor, "raised", publish_detail)
+                self.audit.append(
+                    conn,
+                    actor=actor,
+                    action="alarms.raise",
+                    target=f"alarm:{alarm_id}",
+                    detail={
+                        "type": signal.type,
+                        "severity": signal.severity,
+                        "originator_kind": signal.originator_kind,
+                        "estate": signal.estate,
+                    },
+                )
             else:
-                inserted = False
-                if row is None:
-                    row, inserted = self._insert(conn, signal, now)
-                if inserted:
-                    alarm_id, change = int(row.id), "created"
-                    self._link(conn, alarm_id, signal)
-                    publish_detail = {"rule": signal.rule, "severity": signal.severity}
-                    event_id = self._history(conn, alarm_id, now, actor, "raised", publish_detail)
-                    self.audit.append(
-                        conn,
-                        actor=actor,
-                        action="alarms.raise",
-                        target=f"alarm:{alarm_id}",
-                        detail={
-                            "type": signal.type,
-                            "severity": signal.severity,
-                            "originator_kind": signal.originator_kind,
-                            "estate": signal.estate,
-                        },
-                    )
-                else:
-                    alarm_id, change = int(row.id), "retriggered"
-                    event_id, publish_detail = self._retrigger(conn, row, signal, now, actor)
-        self._publish(alarm_id, change, actor, now, event_id, publish_detail)
-        return RaiseResult(alarm_id, change)
+                alarm_id, change = int(row.id), "retriggered"
+                event_id, publish_detail = self._retrigger(conn, row, signal, now, actor)
+        return RaiseResult(alarm_id, change), (alarm_id, change, actor, now, event_id, publish_detail)
 
     def _insert(self, conn: Connection, signal: AlarmSignal, now: datetime) -> tuple[Row[Any], bool]:
         """INSERT … ON CONFLICT (open_key) DO UPDATE: (the row, whether this call created it).

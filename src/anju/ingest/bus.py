@@ -21,6 +21,15 @@ class StoredRecords:
     estate: str | None
     source: str
     records: list[dict[str, Any]]  # field code -> normalised value (dates in UTC), one dict per record
+    # The estate each record was sent for, when one batch mixes estates (the MQTT gateway batches a record
+    # type across estates); None when every record was sent for `estate`.
+    estates: list[str | None] | None = None
+
+    def record_estates(self) -> list[str | None]:
+        """The estate each record was sent for, in `records` order (the batch's own where none was)."""
+        if self.estates is None:
+            return [self.estate] * len(self.records)
+        return self.estates
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,9 @@ class Item:
     # Where this one record came from within its source (an MQTT topic); quarantine keeps it with the
     # record, in place of the batch's own source detail, when a batch mixes several origins.
     source_detail: str | None = None
+    # The estate this record was sent for, when a batch mixes estates (an MQTT topic's); it takes the place
+    # of the batch's estate for this record, in storage, quarantine and the published event.
+    estate: str | None = None
 
     @property
     def decoded(self) -> bool:

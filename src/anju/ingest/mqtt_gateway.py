@@ -200,10 +200,11 @@ class _Entry:
 
 @dataclass(slots=True)
 class _Group:
-    """An open batch: the records of one record type and estate, waiting for size or time."""
+    """An open batch: the records of one record type, of any estates, waiting for size or time. Each record
+    carries its topic's estate (Item.estate), so that thousands of devices over many estates still make
+    batches of `batch_size` rather than one small batch per estate."""
 
     slug: str
-    estate: str | None
     first: float  # monotonic time the oldest entry arrived
     entries: list[_Entry] = field(default_factory=list)
     size: int = 0
@@ -365,8 +366,8 @@ class Gateway:
         self.actor = f"mqtt:{self.client_id}"[:200]
         self.batch_size = batch_size
         self.batch_wait = batch_wait_ms / 1000
-        # Open batches of several record types and estates together: past this many records the oldest
-        # is flushed early, so that a spread over many estates cannot hold more than this in memory.
+        # Open batches of several record types together: past this many records the oldest is flushed
+        # early, so that a spread over many types cannot hold more than this in memory.
         self.max_pending = max(4 * batch_size, 1)
         self.max_payload = max_payload
         self.session_expiry_s = session_expiry_s
@@ -379,7 +380,7 @@ class Gateway:
             kind: frozenset(spec.get("record_types") or ()) for kind, spec in catalog.device_kinds().items()
         }
         self._counters = _Counters()
-        self._groups: dict[tuple[str, str | None], _Group] = {}
+        self._groups: dict[str, _Group] = {}
         self._pending = 0
         self._beats: dict[tuple[str, str], _Beat] = {}
         self._line: deque[_Message] = deque()  # messages in arrival order until acknowledged
@@ -690,12 +691,13 @@ class Gateway:
         detail = msg.topic[:_DETAIL_MAX]
         for item in decode_body(msg.payload):
             item.source_detail = detail
+            item.estate = topic.estate
             refusal = self._record_problem(rtype, topic, item)
             if refusal is None:
                 items.append(item)
             else:
                 refusals.append(refusal)
-        self._add(rtype.slug, topic.estate, _Entry(msg, items, refusals))
+        self._add(rtype.slug, _Entry(msg, items, refusals))
 
     def _device_problem(self, topic: Topic, rtype: RecordType) -> tuple[str, str, str] | None:
         device = self._devices.lookup(topic.estate, topic.device_id)
@@ -772,14 +774,14 @@ class Gateway:
     ) -> None:
         """The whole message goes to the quarantine, raw, as one entry."""
         log.debug("gateway %s: %s on %s", self.client_id, code, msg.topic)
-        item = Item(0, msg.payload, source_detail=msg.topic[:_DETAIL_MAX])
-        self._add(slug, estate, _Entry(msg, [], [Refusal(item, code, _issue(code, zh, en))]))
+        item = Item(0, msg.payload, source_detail=msg.topic[:_DETAIL_MAX], estate=estate)
+        self._add(slug, _Entry(msg, [], [Refusal(item, code, _issue(code, zh, en))]))
 
-    def _add(self, slug: str, estate: str | None, entry: _Entry) -> None:
-        key = (slug, estate)
+    def _add(self, slug: str, entry: _Entry) -> None:
+        key = slug
         group = self._groups.get(key)
         if group is None:
-            group = self._groups[key] = _Group(slug, estate, time.monotonic())
+            group = self._groups[key] = _Group(slug, time.monotonic())
         group.entries.append(entry)
         n = len(entry.items) + len(entry.refusals)
         self._counters.records += n
@@ -806,7 +808,7 @@ class Gateway:
         if self._beats:
             self._flush_beats()
 
-    def _flush(self, key: tuple[str, str | None]) -> None:
+    def _flush(self, key: str) -> None:
         group = self._groups.pop(key)
         self._pending -= group.size
         self._commit(group, group.entries)
@@ -837,7 +839,13 @@ class Gateway:
             log.exception(
                 "gateway %s: a message on %s failed; quarantining it", self.client_id, entry.msg.topic
             )
-            item = Item(0, entry.msg.payload, source_detail=entry.msg.topic[:_DETAIL_MAX])
+            estates = {i.estate for i in entry.items} | {r.item.estate for r in entry.refusals}
+            item = Item(
+                0,
+                entry.msg.payload,
+                source_detail=entry.msg.topic[:_DETAIL_MAX],
+                estate=estates.pop() if len(estates) == 1 else None,
+            )
             issue = _issue(
                 "gateway_error",
                 f"网关处理失败：{type(exc).__name__}",
@@ -849,17 +857,15 @@ class Gateway:
         pipeline = self.services.pipeline
         # Copies: validation drops each item's decoded object, and a failed attempt is tried again.
         items = [
-            Item(n, item.raw, item.obj, list(item.issues), item.source_detail)
+            Item(n, item.raw, item.obj, list(item.issues), item.source_detail, item.estate)
             for n, item in enumerate(i for e in entries for i in e.items)
         ]
         refusals = [r for e in entries for r in e.refusals]
         if items:
-            result = pipeline.ingest(group.slug, items, source=SOURCE, actor=self.actor, estate=group.estate)
+            result = pipeline.ingest(group.slug, items, source=SOURCE, actor=self.actor)
             self._counters.add(result)
         if refusals:
-            result = pipeline.refuse(
-                group.slug, refusals, source=SOURCE, actor=self.actor, estate=group.estate
-            )
+            result = pipeline.refuse(group.slug, refusals, source=SOURCE, actor=self.actor)
             self._counters.add(result)
 
     def _flush_beats(self) -> None:

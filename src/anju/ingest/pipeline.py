@@ -391,7 +391,11 @@ class Pipeline:
                 known = reference.get(out.record_id)
                 if known is None:
                     reference[out.record_id] = out.digest or ""
-                    row_estate = estate or (out.row[estate_index] if estate_index is not None else None)
+                    row_estate = (
+                        cand.item.estate
+                        or estate
+                        or (out.row[estate_index] if estate_index is not None else None)
+                    )
                     row = list(out.row)
                     blinds = protector.seal_row(rtype, row, out.record_id)
                     rows.append([*row, row_estate, source, naive_now, out.digest, out.extra, *blinds])
@@ -407,7 +411,16 @@ class Pipeline:
                 self._note_warnings(result, cand)
             insert_rows(conn, table, columns, rows)
             for entry in bad:
-                self._quarantine(conn, rtype.slug, entry, result, naive_now, source, estate, source_detail)
+                self._quarantine(
+                    conn,
+                    rtype.slug,
+                    entry,
+                    result,
+                    naive_now,
+                    source,
+                    entry.item.estate or estate,
+                    source_detail,
+                )
             if released:
                 q = self.db.table("quarantine")
                 conn.execute(
@@ -417,6 +430,7 @@ class Pipeline:
                 )
             self._log_batch(conn, rtype.slug, result, naive_now, source, actor, estate, len(released))
         if stored and self.bus.active:
+            mixed = any(c.item.estate is not None for c in stored)
             self.bus.publish(
                 StoredRecords(
                     rtype.slug,
@@ -426,6 +440,7 @@ class Pipeline:
                         dict(zip([f.code for f in rtype.fields], c.outcome.row or (), strict=True))
                         for c in stored
                     ],
+                    [c.item.estate or estate for c in stored] if mixed else None,
                 )
             )
         return result
@@ -499,7 +514,16 @@ class Pipeline:
                 with self.db.engine.connect().execution_options(**WRITE_OPTIONS) as conn, conn.begin():
                     for r in refused:
                         entry = _Bad(r.item, r.record_id, r.issues, r.reason)
-                        self._quarantine(conn, slug, entry, result, naive_now, source, estate, source_detail)
+                        self._quarantine(
+                            conn,
+                            slug,
+                            entry,
+                            result,
+                            naive_now,
+                            source,
+                            r.item.estate or estate,
+                            source_detail,
+                        )
                     self._log_batch(conn, slug, result, naive_now, source, actor, estate, 0)
                 return result
             except (IntegrityError, PgIntegrityError, AuditConflict):

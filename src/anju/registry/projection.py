@@ -197,7 +197,8 @@ class Projection:
 
     def on_records(self, event: Event) -> None:
         if isinstance(event, StoredRecords) and event.record_type in self._handlers:
-            self.project(event.record_type, event.records, estate=event.estate, source=event.source)
+            pairs = list(zip(event.records, event.record_estates(), strict=True))
+            self._project(event.record_type, pairs, source=event.source, actor="system")
 
     def project(
         self,
