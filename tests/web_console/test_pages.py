@@ -70,7 +70,47 @@ def test_a_signed_in_caller_without_the_permission_is_refused(
 ) -> None:
     _sign_in(client, sqlite_services, "resident1", "resident", "E1")
     r = client.get("/console")
-    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+    # A browser gets a page naming the missing permission, with a way back; not the API's JSON.
+    assert r.status_code == 403 and r.headers["content-type"].startswith("text/html")
+    assert "没有权限" in r.text and 'id="missing-permission">alarms:view<' in r.text and 'id="back"' in r.text
+    assert "Forbidden" in client.get("/console?lang=en").text
+
+
+def test_an_integrator_with_a_token_keeps_the_json_refusal(
+    client: TestClient, sqlite_services: Services
+) -> None:
+    sqlite_services.identity.create_user("gw_token", PASSWORD, "grid_worker", "E1")
+    token = sqlite_services.identity.issue(sqlite_services.identity.authenticate("gw_token", PASSWORD))[0]
+    r = client.get("/evaluation", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 403 and r.json()["error"]["permission"] == "evaluation:view"
+
+
+def test_a_community_outside_the_scope_is_an_html_404(client: TestClient, sqlite_services: Services) -> None:
+    _sign_in(client, sqlite_services, "admin_c1", "community_admin", "C1")
+    for path in ("/evaluation/C2", "/evaluation/C2/plan", "/evaluation/C2/report.pdf"):
+        r = client.get(path)
+        assert r.status_code == 404 and "页面或对象不存在" in r.text, path
+
+
+def test_ranking_plan_report_and_claims_for_an_evaluator(
+    client: TestClient, sqlite_services: Services
+) -> None:
+    _sign_in(client, sqlite_services, "super_d", "district_supervisor", "S1")
+    r = client.get("/evaluation")
+    assert r.status_code == 200
+    # Both communities under the street are ranked against each other, each with its bar.
+    assert r.text.count('<div class="bar" data-code=') == 2 and 'data-code="C1"' in r.text
+    plan = client.get("/evaluation/C1/plan")
+    assert plan.status_code == 200 and plan.text.count('class="card plan"') == 3
+    pdf = client.get("/evaluation/C1/report.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-") and "attachment" in pdf.headers["content-disposition"]
+    html = client.get("/evaluation/C1/report.html")
+    assert html.status_code == 200 and "<html" in html.text
+    csrf = {"X-CSRF-Token": client.cookies.get("anju_csrf") or ""}
+    bad = client.post("/evaluation/claims/check", content="不是公示材料".encode(), headers=csrf)
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "file"
+    assert client.post("/evaluation/claims/check", content=b"x").status_code == 403  # no CSRF token
 
 
 def test_the_console_offers_only_estates_in_scope_and_actions_only_to_editors(
@@ -81,3 +121,34 @@ def test_the_console_offers_only_estates_in_scope_and_actions_only_to_editors(
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
     assert 'value="E1"' in r.text and 'value="E2"' not in r.text
     assert '"canEdit": false' in r.text
+
+
+def test_records_filter_on_their_own_event_time(client: TestClient, sqlite_services: Services) -> None:
+    import orjson
+
+    from anju.ingest.decode import decode_body
+    from anju.standard.samples import SampleFactory
+    from anju.standard.spec import record_type
+
+    rtype = record_type("access_swipe")
+    assert rtype.time_field is not None
+    records = []
+    for i, stamp in enumerate(("2026-01-05 08:00:00", "2026-02-05 08:00:00", "2026-03-05 08:00:00")):
+        rec = SampleFactory(7).record(rtype, i)
+        rec[rtype.time_field] = stamp
+        records.append(rec)
+    result = sqlite_services.pipeline.ingest(
+        rtype.slug, decode_body(orjson.dumps(records)), source="test", estate="E1"
+    )
+    assert result.accepted == 3
+    _sign_in(client, sqlite_services, "police1", "community_police", "C1")
+    r = client.get(
+        "/api/v1/records/access_swipe",
+        params={"event_from": "2026-02-01T00:00:00", "event_to": "2026-02-28T23:59:59"},
+    )
+    assert r.status_code == 200 and [x["ID"] for x in r.json()["records"]] == [records[1]["ID"]]
+    r = client.get(
+        "/api/v1/records/access_swipe",
+        params={"event_from": "2026-03-01T00:00", "event_to": "2026-01-01T00:00"},
+    )
+    assert r.status_code == 422 and r.json()["error"]["field"] == "event_from"

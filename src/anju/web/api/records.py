@@ -148,7 +148,7 @@ def _check_device_records(rtype: RecordType, items: list[Item], device_id: str) 
             )
 
 
-_LIST_PARAMS = frozenset({"since", "limit", "unmask", "after"})
+_LIST_PARAMS = frozenset({"since", "limit", "unmask", "after", "event_from", "event_to"})
 
 
 def _search_conditions(rtype: RecordType, request: Request, svc: Services) -> list[ColumnElement[bool]]:
@@ -187,6 +187,43 @@ def _search_conditions(rtype: RecordType, request: Request, svc: Services) -> li
     return where
 
 
+def _event_window(
+    rtype: RecordType, svc: Services, start: datetime | None, end: datetime | None
+) -> list[ColumnElement[bool]]:
+    """Conditions on the type's own event time (`time_field` in the standard's files), stored in UTC."""
+    if start is None and end is None:
+        return []
+    if rtype.time_field is None:
+        name = "event_from" if start is not None else "event_to"
+        raise ApiError(
+            422,
+            "no_event_time",
+            f"{rtype.slug} 记录没有事件时间字段，不能使用 {name}；请改用 since（接收时间）",
+            f"{rtype.slug} records have no event time field, so {name} cannot be used; use since "
+            "(time received) instead",
+            field=name,
+        )
+    tz = svc.settings.timezone
+    first, last = _utc(start, tz), _utc(end, tz)
+    if first is not None and last is not None and first > last:
+        raise ApiError(
+            422,
+            "event_window_reversed",
+            f"event_from={start} 晚于 event_to={end}：开始时间应不晚于结束时间",
+            f"event_from={start} is after event_to={end}: the start must not be "
+            "after the end",
+            field="event_from",
+            value=str(start),
+        )
+    column = svc.db.table(rtype.table_name).c[rtype.field(rtype.time_field).column]
+    out: list[ColumnElement[bool]] = []
+    if first is not None:
+        out.append(column >= first.replace(tzinfo=None))
+    if last is not None:
+        out.append(column <= last.replace(tzinfo=None))
+    return out
+
+
 def _unmask_access(access: Access, unmask: bool) -> Access | None:
     return access.require_also("records:unmask") if unmask else None
 
@@ -213,10 +250,18 @@ async def read(
     unmask: Annotated[
         bool, Query(description="show personal data in full (records:unmask; audited)")
     ] = False,
+    event_from: Annotated[
+        datetime | None,
+        Query(description="the record's own event time (its type's time field) at or after; local if naive"),
+    ] = None,
+    event_to: Annotated[
+        datetime | None, Query(description="the record's own event time at or before")
+    ] = None,
 ) -> dict[str, Any]:
     svc = access.services
     rtype = known_type(record_type)
     where = _search_conditions(rtype, request, svc)
+    where += _event_window(rtype, svc, event_from, event_to)
     full = _unmask_access(access, unmask)
     estates = _narrow(access.estates, full.estates if full else None)
 

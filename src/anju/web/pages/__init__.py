@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from anju.web.pages import assets, console, evaluation, lookup, maps, operations, signin
+from anju.web.pages import (
+    assets,
+    claims,
+    console,
+    evaluation,
+    lookup,
+    maps,
+    operations,
+    ranking,
+    resident,
+    signin,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     assets.router,
@@ -18,4 +29,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     maps.router,
     lookup.router,
     operations.router,
+    resident.router,
+    ranking.router,
+    claims.router,
+    claims.check_router,
 )

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from anju.evaluation.errors import EvaluationError
 from anju.evaluation.report.fonts import source_font
 from anju.web.auth import public
 from anju.web.errors import ApiError
+from anju.web.pages.errors import page_router
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = page_router()
 FONT_PATH = "/fonts/noto-sans-sc.otf"
 
 

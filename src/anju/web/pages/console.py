@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
@@ -18,10 +18,11 @@ from anju.alarms.tables import SEVERITIES
 from anju.services import Services
 from anju.web.auth import Access
 from anju.web.pages.access import page, to_login
+from anju.web.pages.errors import page_router
 from anju.web.pages.i18n import language
 from anju.web.pages.render import render
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = page_router()
 WINDOWS = ("1h", "6h", "24h", "all")
 
 

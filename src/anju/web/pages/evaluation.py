@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
@@ -21,11 +21,12 @@ from anju.services import Services
 from anju.web.auth import Access, not_found
 from anju.web.errors import ApiError
 from anju.web.pages.access import page, to_login
+from anju.web.pages.errors import page_router
 from anju.web.pages.i18n import Lang, language
 from anju.web.pages.radar import radar_png
 from anju.web.pages.render import render
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = page_router()
 CODE = r"^[A-Za-z0-9_\-]{1,40}$"
 
 

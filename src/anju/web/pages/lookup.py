@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from anju.security.personal import BLIND_KINDS
 from anju.standard.spec import RecordType, load_standard
 from anju.web.auth import Access
 from anju.web.pages.access import page, to_login
+from anju.web.pages.errors import page_router
 from anju.web.pages.i18n import Lang, language
 from anju.web.pages.render import render
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = page_router()
 # The order the search fields are offered in: the issue asks for ID numbers and plates first.
 KIND_ORDER = ("id_number", "plate", "phone")
 

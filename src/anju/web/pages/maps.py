@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
@@ -23,11 +23,13 @@ from anju.registry import catalog
 from anju.registry.geo import stored_boundary
 from anju.services import Services
 from anju.web.auth import Access, not_found
+from anju.web.pages import evacuation
 from anju.web.pages.access import page, to_login
+from anju.web.pages.errors import page_router
 from anju.web.pages.i18n import Lang, language
 from anju.web.pages.render import render
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = page_router()
 CODE = r"^[A-Za-z0-9_\-]{1,40}$"
 M_PER_DEG = 111_320.0  # metres per degree of latitude (and of longitude at the equator)
 STATUSES = ("active", "fault", "offline", "retired")
@@ -102,11 +104,13 @@ def _plan(svc: Services, estate: str, lang: Lang) -> dict[str, Any] | None:
     }
     if centre is None:
         out.update(boundary="", view=[-100, -100, 200, 200], buildings=[], gates=[])
+        out["evacuation"] = {"shelters": [], "routes": []}
         out["devices"] = {"id": [], "x": [], "y": [], "s": [], "k": []}
         out["counts"] = _count(d.status for d in devices)
         out["unplaced"] = len(devices)
         return out
     proj = Projection(*centre)
+    out["evacuation"] = evacuation.map_layer(svc, estate, proj)
     out["projection"] = {"lon0": proj.lon0, "lat0": proj.lat0, "kx": proj.kx, "ky": M_PER_DEG}
     xs: list[float] = []
     ys: list[float] = []

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
@@ -16,10 +16,11 @@ from anju.standard.spec import load_standard
 from anju.web.auth import Access
 from anju.web.pages.access import page, to_login
 from anju.web.pages.console import _estates
+from anju.web.pages.errors import page_router
 from anju.web.pages.i18n import language
 from anju.web.pages.render import render
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = page_router()
 BOARD_STATUSES = ("active", "fault", "offline")
 
 

@@ -43,6 +43,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("/devices", "nav_devices", "devices:view"),
     ("/records", "nav_records", "records:view"),
     ("/quarantine", "nav_quarantine", "quarantine:view"),
+    ("/evaluation", "nav_evaluation", "evaluation:view"),
 )
 
 

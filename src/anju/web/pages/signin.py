@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from anju.web.auth import public
 from anju.web.pages.access import safe_next
+from anju.web.pages.errors import page_router
 from anju.web.pages.render import render
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = page_router()
 
 
 @router.get("/", response_class=RedirectResponse)

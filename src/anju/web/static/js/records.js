@@ -8,10 +8,8 @@
   const config = JSON.parse(document.getElementById("records-config").textContent);
   const types = new Map(config.types.map(function (x) { return [x.slug, x]; }));
   const LIMIT = 200;
-  // The API's `since` is when Anju received a record; an event may be stamped up to an hour ahead of
-  // that (ANJU_MAX_FUTURE_SECONDS), so the API is asked from an hour earlier and the page keeps the range
-  // on the record's own time.
-  const SKEW_MS = 3600e3;
+  // The time range is on the record's own event time (the type's time field): the API's event_from /
+  // event_to, not `since`, which is when Anju received the record.
   const $ = function (id) { return document.getElementById(id); };
 
   function el(tag, attrs, children) {
@@ -40,11 +38,6 @@
 
   // "2026-11-01T08:30" (datetime-local) -> "2026-11-01 08:30:00", the standard's local form.
   function local(value) { return value ? value.replace("T", " ") + (value.length === 16 ? ":00" : "") : ""; }
-  function pad(n) { return String(n).padStart(2, "0"); }
-  function minusSkew(value) {
-    const d = new Date(new Date(value).getTime() - SKEW_MS);
-    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + "T" + pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":00";
-  }
 
   function columns(rt) {
     const cols = ["ID"];
@@ -111,17 +104,13 @@
       q.set(f.field, value);
     }
     if (rt.device && (f.device || "").trim()) q.set(rt.device, f.device.trim());
-    if (f.from) q.set("since", minusSkew(f.from));
+    if (rt.time && f.from) q.set("event_from", local(f.from).replace(" ", "T"));
+    if (rt.time && f.to) q.set("event_to", local(f.to).replace(" ", "T"));
     const button = $("rec-search");
     button.disabled = true;
     try {
       const data = await A.api("GET", "/api/v1/records/" + rt.slug + "?" + q.toString());
-      const from = local(f.from), to = local(f.to);
-      const shown = data.records.filter(function (rec) {
-        if (!rt.time || (!from && !to)) return true;
-        const at = String(rec[rt.time] || "").replace("T", " ").slice(0, 19);
-        return (!from || at >= from) && (!to || at <= to);
-      });
+      const shown = data.records;
       const head = $("rec-head");
       head.replaceChildren.apply(head, columns(rt).map(function (code) {
         return el("th", { text: code === "ID" ? "ID" : rt.fields[code] });
