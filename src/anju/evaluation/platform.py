@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 
 def platform_providers(services: Services) -> ProviderRegistry:
+    from anju.affairs.evidence import AffairsEvidence
     from anju.emergency.evidence import EmergencyEvidence
     from anju.registry.evidence import RegistryEvidence
 
@@ -22,6 +23,7 @@ def platform_providers(services: Services) -> ProviderRegistry:
             AttestationEvidence(open_attestations(services)),
             RegistryEvidence(services),
             EmergencyEvidence(services),
+            AffairsEvidence(services),
         ]
     )
 
