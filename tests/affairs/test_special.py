@@ -93,3 +93,27 @@ def test_refusals_name_the_field(world: World) -> None:
     with pytest.raises(AffairsError) as exc:
         _case(world)
     assert exc.value.code == "duplicate"
+
+
+def test_key_rotation_reseals_the_sealed_affairs_columns(world: World) -> None:
+    from anju.security.rotation import rotate
+
+    svc = world.svc
+    case_id = _case(world, note="家属电话 13912345678")
+    special.record_visit(
+        svc,
+        case_id,
+        visited_at="2026-12-01T10:00:00+08:00",
+        method="home",
+        risk_level="high",
+        actor="user:li",
+        finding="服药正常",
+    )
+    report = rotate(svc, actor="test")
+    assert report.resealed["special_case"] == 1 and report.resealed["special_visit"] == 1
+    with svc.db.engine.connect() as conn:
+        note = conn.execute(text("SELECT note FROM special_case")).scalar_one()
+        finding = conn.execute(text("SELECT finding FROM special_visit")).scalar_one()
+    assert note.startswith(f"v1:{report.version}:") and finding.startswith(f"v1:{report.version}:")
+    view = special.case_view(svc, case_id, frozenset({"E1"}), actor="user:police-li")
+    assert view["note"] == "家属电话 139****5678" and view["visits"][0]["finding"] == "服药正常"

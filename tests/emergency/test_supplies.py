@@ -67,7 +67,8 @@ def _store(svc: Services) -> tuple[int, int, int, int]:
 def _open(svc: Services, kind: str) -> dict[int, bool]:
     """item id -> cleared, of the open alarms of a type."""
     _, alarms = svc.alarms.list(is_open=True, type=kind)
-    return {int(a.originator_id.rsplit(":", 1)[1]): a.cleared for a in alarms}
+    assert {a.originator_kind for a in alarms} <= {"supply_item"}
+    return {int(a.originator_id): a.cleared for a in alarms}
 
 
 def test_below_minimum_and_near_expiry_raise_alarms(esvc: Services, clock: Clock) -> None:
@@ -90,6 +91,9 @@ def test_below_minimum_and_near_expiry_raise_alarms(esvc: Services, clock: Clock
     assert check_supplies(esvc, NOW + timedelta(minutes=2)).raised == []
     _, [low] = esvc.alarms.list(is_open=True, type=BELOW_MINIMUM)
     assert low.count == 1
+    # The alarm names the item: found by its originator.
+    _, [by_item] = esvc.alarms.list(originator=f"supply_item:{water}")
+    assert by_item.id == low.id
 
     # Restocked and the biscuits replaced by a new batch: both alarms clear.
     move_stock(esvc, water, 10, reason="stock_in", actor="user:li")
@@ -157,3 +161,54 @@ def test_bad_input_names_the_field(sqlite_services: Services, call: object, fiel
     with pytest.raises(EmergencyError) as err:
         call(sqlite_services, water)  # type: ignore[operator]
     assert err.value.field == field and "expected" in err.value.en
+
+
+def test_a_concurrent_checker_makes_no_second_alarm(esvc: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two processes ticking at once both read the item before either marks it: both signal, and the store
+    keeps one open alarm per item and condition (the second signal counts on it); only the checker that
+    moved the mark reports it as raised."""
+    from anju.emergency import supplies
+
+    _, water, _, _ = _store(esvc)
+    move_stock(esvc, water, -20, reason="issue", actor="user:li")
+    real = supplies._claim
+    inner: list[supplies.SupplyCheck] = []
+    started = False
+
+    def racing(*args: object) -> bool:
+        nonlocal started
+        if not started:  # checker A has signalled; checker B runs to the end before A marks the item
+            started = True
+            inner.append(check_supplies(esvc, NOW))
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(supplies, "_claim", racing)
+    outer = check_supplies(esvc, NOW)
+    assert (BELOW_MINIMUM, water) in inner[0].raised and outer.raised == []
+    _, [low] = esvc.alarms.list(is_open=True, type=BELOW_MINIMUM)
+    assert low.count == 2 and low.originator_kind == "supply_item" and low.originator_id == str(water)
+    # Marked now: later ticks signal nothing more.
+    assert check_supplies(esvc, NOW).raised == []
+    _, [again] = esvc.alarms.list(is_open=True, type=BELOW_MINIMUM)
+    assert again.count == 2
+
+
+def test_a_failed_raise_is_retried_on_the_next_tick(
+    sqlite_services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.emergency.conftest import add_regions
+
+    add_regions(sqlite_services)
+    _, water, _, _ = _store(sqlite_services)
+    move_stock(sqlite_services, water, -20, reason="issue", actor="user:li")
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("alarm store unavailable")
+
+    with monkeypatch.context() as m:
+        m.setattr(sqlite_services.alarms, "raise_signal", broken)
+        with pytest.raises(RuntimeError):
+            check_supplies(sqlite_services, NOW)
+    # Nothing was marked: the next tick raises the alarm instead of believing it was raised.
+    assert (BELOW_MINIMUM, water) in check_supplies(sqlite_services, NOW).raised
+    assert _open(sqlite_services, BELOW_MINIMUM) == {water: False}

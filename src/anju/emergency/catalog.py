@@ -82,6 +82,7 @@ class Catalog:
     shelter_statuses: dict[str, Entry]
     movement_reasons: dict[str, Entry]
     near_expiry_days: int
+    tools: tuple[str, ...]  # words naming SE65.3's emergency tools (supplies.yaml tools)
 
     def check(self, kind: str, field: str, value: Any) -> str:
         """`value` if it is a key of the list `kind`, else an error listing the keys."""
@@ -123,6 +124,7 @@ def catalog(data_dir: Path | None = None) -> Catalog:
         shelter_statuses=_entries(shelters["statuses"], "shelters.yaml statuses"),
         movement_reasons=_entries(supplies["movement_reasons"], "supplies.yaml movement_reasons"),
         near_expiry_days=days,
+        tools=tuple(str(t) for t in supplies.get("tools") or ()),
     )
 
 

@@ -1,4 +1,5 @@
-"""The emergency module's facts for the evaluation engine: plans (SE31) and drills (SE32).
+"""The emergency module's facts for the evaluation engine: plans (SE31), drills (SE32), shelter guidance
+(SE64) and the supply reserve (SE65).
 
 The community code may be any node of the region tree; plans and drills recorded for it or any node under
 it (its estates) count. The window of "in one year" / "a year" is the twelve months that end with the
@@ -12,6 +13,19 @@ evaluation date (local time), as the paper's readings in evaluation/data/paper.y
 - SE32.2 (items): the participant categories (categories.yaml participants, the paper's items) that took
   part in those drills, each counted once however many drills it joined.
 
+- SE64.1 (items): shelter_signs when a registered shelter lists the `signage` facility; evacuation_images
+  when a stored path graph routes some building to an open shelter (the platform draws that building's
+  evacuation route); shelter_distribution_map when shelters are registered with their positions (the
+  platform draws their distribution on the estate map);
+- SE64.2 (flag): shelters registered and a path graph stored that holds a registered shelter;
+- SE64.3 (flag): some building of a stored graph has a route to an open shelter, which the residents' view
+  (`GET /api/v1/emergency/evacuation/public`) shows without signing in;
+- SE65.1 (flag): a supply store with items, whose levels and expiry the platform monitors;
+- SE65.2 (flag): the same stores, listed to residents by the public supplies view;
+- SE65.3 (flag): a store or an item in stock named like one of SE65's tools (supplies.yaml tools).
+Shelters, graphs and items are read as they stand now (the register keeps no history of them); stores count
+from when they were created.
+
 Nothing recorded (no plan, no drill, ever) leaves the facts out rather than claiming zero: the platform
 cannot tell "none" from "not entered", and an attestation may then speak for it.
 """
@@ -20,18 +34,33 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select
 
-from anju.emergency.catalog import catalog
+from anju.emergency.catalog import EmergencyError, catalog
+from anju.emergency.routing import PathGraph
 from anju.evaluation.evidence import Evidence, ProviderRegistry, SourceKind, default_registry
 
 if TYPE_CHECKING:
     from anju.services import Services
 
 NAME = "emergency"
-KEYS = frozenset({"SE31.1", "SE31.2", "SE31.3", "SE32.1", "SE32.2"})
+KEYS = frozenset(
+    {
+        "SE31.1",
+        "SE31.2",
+        "SE31.3",
+        "SE32.1",
+        "SE32.2",
+        "SE64.1",
+        "SE64.2",
+        "SE64.3",
+        "SE65.1",
+        "SE65.2",
+        "SE65.3",
+    }
+)
 _REFERENCES = 200
 
 
@@ -69,6 +98,8 @@ class EmergencyEvidence:
         with svc.db.engine.connect() as conn:
             out.update(self._plans(conn, regions, start, end))
             out.update(self._drills(conn, regions, start, end))
+            out.update(self._shelters(conn, regions))
+            out.update(self._supplies(conn, regions, end))
         return out
 
     def _plans(
@@ -147,6 +178,69 @@ class EmergencyEvidence:
         )
         return out
 
+    def _shelters(self, conn: Connection, regions: list[str]) -> dict[str, Evidence]:
+        db = self.services.db
+        shelter, graph = db.table("shelter"), db.table("evacuation_graph")
+        shelters = conn.execute(
+            select(shelter.c.id, shelter.c.status, shelter.c.facilities)
+            .where(shelter.c.estate.in_(regions))
+            .order_by(shelter.c.id)
+        ).all()
+        graphs = conn.execute(
+            select(graph.c.estate, graph.c.nodes, graph.c.edges)
+            .where(graph.c.estate.in_(regions))
+            .order_by(graph.c.estate)
+        ).all()
+        if not shelters and not graphs:
+            return {}
+        return _shelter_evidence(list(shelters), list(graphs))
+
+    def _supplies(self, conn: Connection, regions: list[str], end: datetime) -> dict[str, Evidence]:
+        db = self.services.db
+        store, item = db.table("supply_store"), db.table("supply_item")
+        stores = conn.execute(
+            select(store.c.id, store.c.name)
+            .where(store.c.estate.in_(regions), store.c.created_at < end)
+            .order_by(store.c.id)
+        ).all()
+        if not stores:
+            return {}
+        items = conn.execute(
+            select(item.c.id, item.c.store_id, item.c.name, item.c.quantity)
+            .where(item.c.store_id.in_([s.id for s in stores]))
+            .order_by(item.c.id)
+        ).all()
+        stocked = sorted({i.store_id for i in items})
+        tools = catalog().tools
+        tool_refs = [f"supply_store:{s.id}" for s in stores if any(t in s.name for t in tools)]
+        tool_refs += [
+            f"supply_item:{i.id}" for i in items if i.quantity > 0 and any(t in i.name for t in tools)
+        ]
+        refs = tuple(f"supply_store:{s}" for s in stocked[:_REFERENCES])
+        return {
+            "SE65.1": Evidence(
+                bool(stocked),
+                SourceKind.records,
+                f"{len(stocked)} 个应急物资储备点在平台登记物资，库存与有效期由平台监测告警 / supply "
+                "stores whose stock and expiry the platform monitors",
+                refs,
+            ),
+            "SE65.2": Evidence(
+                bool(stocked),
+                SourceKind.records,
+                "居民可在平台公开页查询这些储备点的物资、数量与状态（无个人信息） / residents look these "
+                "stores up on the public supplies view (no personal data)",
+                refs,
+            ),
+            "SE65.3": Evidence(
+                bool(tool_refs),
+                SourceKind.records,
+                "微型消防站、应急通信背包、应急装备等应急工具（按 supplies.yaml tools 的名称） / emergency "
+                "tools such as miniature fire stations and communication backpacks",
+                tuple(tool_refs[:_REFERENCES]),
+            ),
+        }
+
     def _drills(
         self, conn: Connection, regions: list[str], start: datetime, end: datetime
     ) -> dict[str, Evidence]:
@@ -194,6 +288,58 @@ class EmergencyEvidence:
                 tuple(f"emergency_drill:{d}:{c}" for d, c in parts[:_REFERENCES]),
             ),
         }
+
+
+def _shelter_evidence(shelters: list[Any], graphs: list[Any]) -> dict[str, Evidence]:
+    registered = {s.id for s in shelters}
+    open_ = {s.id for s in shelters if s.status == "open"}
+    signed = [s.id for s in shelters if "signage" in (s.facilities or [])]
+    routed: list[str] = []  # "<estate>:<building>" with a route to an open shelter
+    holding: list[str] = []  # estates whose graph holds a registered shelter
+    for g in graphs:
+        try:
+            graph = PathGraph.from_json(g.nodes, g.edges)
+        except EmergencyError:  # a graph saved under older rules: it proves nothing
+            continue
+        nodes = set(graph.of_kind("shelter"))
+        if nodes & registered:
+            holding.append(g.estate)
+        reachable = graph.nearest(sorted(nodes & open_))
+        routed += [f"{g.estate}:{b}" for b, r in sorted(reachable.items()) if r is not None]
+    items: list[str] = []
+    refs: list[str] = []
+    if signed:
+        items.append("shelter_signs")
+        refs += [f"shelter:{s}:signage" for s in signed]
+    if routed:
+        items.append("evacuation_images")
+        refs += [f"evacuation_route:{r}" for r in routed]
+    if registered:
+        items.append("shelter_distribution_map")
+        refs += [f"shelter:{s}" for s in sorted(registered)]
+    return {
+        "SE64.1": Evidence(
+            tuple(items),
+            SourceKind.records,
+            "应急避难指引：避难场所标志（登记有标志标识设施）、应急疏散图（平台按路网绘制各楼栋疏散路线）、"
+            "应急避难场所分布图（平台按登记位置绘制） / shelter guidance: signs, evacuation routes, distribution map",
+            tuple(refs[:_REFERENCES]),
+        ),
+        "SE64.2": Evidence(
+            bool(registered and holding),
+            SourceKind.records,
+            f"{len(registered)} 处避难场所已登记，{len(holding)} 个小区的疏散路网含避难场所 / shelters "
+            "registered and estates whose path graph holds them",
+            tuple(f"evacuation_graph:{e}" for e in holding[:_REFERENCES]),
+        ),
+        "SE64.3": Evidence(
+            bool(routed),
+            SourceKind.records,
+            f"{len(routed)} 栋楼可在居民端查到通往开放避难场所的路线 / buildings whose route to an open "
+            "shelter residents can look up",
+            tuple(f"evacuation_route:{r}" for r in routed[:_REFERENCES]),
+        ),
+    }
 
 
 def install(services: Services, registry: ProviderRegistry | None = None) -> EmergencyEvidence:

@@ -473,3 +473,113 @@ def drill_view(svc: Services, drill_id: int) -> dict[str, Any]:
             for f in follow
         ],
     }
+
+
+# ---- look-ups for the API and the command line --------------------------------------------------------
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.replace(tzinfo=UTC).isoformat()
+
+
+def plan_region(svc: Services, plan_id: int) -> str | None:
+    """The region of a plan, or None if there is no such plan (scope checks)."""
+    plan = svc.db.table("emergency_plan")
+    with svc.db.engine.connect() as conn:
+        found = conn.execute(select(plan.c.region).where(plan.c.id == plan_id)).scalar()
+    return None if found is None else str(found)
+
+
+def drill_region(svc: Services, drill_id: int) -> str | None:
+    drill = svc.db.table("emergency_drill")
+    with svc.db.engine.connect() as conn:
+        found = conn.execute(select(drill.c.region).where(drill.c.id == drill_id)).scalar()
+    return None if found is None else str(found)
+
+
+def followup_region(svc: Services, followup_id: int) -> str | None:
+    """The region of the drill a follow-up belongs to, or None if there is no such follow-up."""
+    drill, fol = svc.db.table("emergency_drill"), svc.db.table("emergency_drill_followup")
+    with svc.db.engine.connect() as conn:
+        found = conn.execute(
+            select(drill.c.region).join(fol, fol.c.drill_id == drill.c.id).where(fol.c.pk == followup_id)
+        ).scalar()
+    return None if found is None else str(found)
+
+
+def list_plans(
+    svc: Services, regions: Sequence[str] | None, *, published_only: bool = False
+) -> list[dict[str, Any]]:
+    """Plans of `regions` (None: every region), by region and hazard."""
+    plan = svc.db.table("emergency_plan")
+    query = select(plan).order_by(plan.c.region, plan.c.hazard)
+    if regions is not None:
+        query = query.where(plan.c.region.in_(sorted(regions)))
+    if published_only:
+        query = query.where(plan.c.published_version.is_not(None))
+    with svc.db.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    hazards = catalog(svc.settings.data_dir).hazards
+    return [
+        {
+            "id": r.id,
+            "region": r.region,
+            "hazard": r.hazard,
+            "hazard_zh": hazards[r.hazard].zh if r.hazard in hazards else r.hazard,
+            "title": r.title,
+            "version": r.published_version if published_only else r.version,
+            "published_version": r.published_version,
+            "published_at": _iso(r.published_at),
+            "updated_at": None if published_only else _iso(r.updated_at),
+        }
+        for r in rows
+    ]
+
+
+def plan_versions(svc: Services, plan_id: int) -> list[dict[str, Any]]:
+    """Every version of a plan, oldest first, with its contents (versions are never edited)."""
+    versions = svc.db.table("emergency_plan_version")
+    with svc.db.engine.connect() as conn:
+        _plan_row(conn, svc, plan_id)
+        rows = conn.execute(
+            select(versions).where(versions.c.plan_id == plan_id).order_by(versions.c.version)
+        ).all()
+    return [
+        {
+            "version": r.version,
+            "adopted_at": _iso(r.adopted_at),
+            "note": r.note,
+            "created_by": r.created_by,
+            "contents": r.contents,
+        }
+        for r in rows
+    ]
+
+
+def list_drills(svc: Services, regions: Sequence[str] | None) -> list[dict[str, Any]]:
+    """Drills of `regions` (None: every region), newest first, with their participant categories."""
+    drill, part = svc.db.table("emergency_drill"), svc.db.table("emergency_drill_participant")
+    query = select(drill).order_by(drill.c.held_at.desc(), drill.c.id.desc())
+    if regions is not None:
+        query = query.where(drill.c.region.in_(sorted(regions)))
+    with svc.db.engine.connect() as conn:
+        rows = conn.execute(query).all()
+        parts = (
+            conn.execute(
+                select(part.c.drill_id, part.c.category, part.c.headcount)
+                .where(part.c.drill_id.in_([r.id for r in rows]))
+                .order_by(part.c.pk)
+            ).all()
+            if rows
+            else []
+        )
+    return [
+        {
+            "id": r.id,
+            "region": r.region,
+            "title": r.title,
+            "hazard": r.hazard,
+            "held_at": _iso(r.held_at),
+            "participants": {p.category: p.headcount for p in parts if p.drill_id == r.id},
+            "findings": len(r.findings or []),
+        }
+        for r in rows
+    ]

@@ -203,3 +203,63 @@ def evacuation(svc: Services, estate: str, population: Mapping[str, int] | None 
         "nearest": {b: (None if r is None else r.to_dict()) for b, r in nearest.items()},
         "assignment": assignment.to_dict(),
     }
+
+
+def shelter_estate(svc: Services, shelter_id: str) -> str | None:
+    """The estate of a shelter, or None if there is no such shelter (scope checks)."""
+    t = svc.db.table("shelter")
+    with svc.db.engine.connect() as conn:
+        found = conn.execute(select(t.c.estate).where(t.c.id == shelter_id)).scalar()
+    return None if found is None else str(found)
+
+
+def graph_view(svc: Services, estate: str) -> dict[str, Any]:
+    """An estate's stored path graph as it was saved (nodes, edges), with who saved it and when."""
+    t = svc.db.table("evacuation_graph")
+    with svc.db.engine.connect() as conn:
+        row = conn.execute(select(t).where(t.c.estate == estate)).first()
+    if row is None:
+        raise EmergencyError.unknown("estate", estate, "该小区的疏散路网", "path graph for this estate")
+    return {
+        "estate": row.estate,
+        "nodes": row.nodes,
+        "edges": row.edges,
+        "updated_at": row.updated_at.replace(tzinfo=UTC).isoformat(),
+        "updated_by": row.updated_by,
+    }
+
+
+def resident_routes(svc: Services, estate: str, building: str | None = None) -> dict[str, Any]:
+    """What a resident needs to reach a shelter (SE64.3): the open shelters of the estate, and each
+    building's (or one building's) nearest one with the walk's nodes and their positions. Nothing about
+    people: no population, no assignment."""
+    graph = load_graph(svc, estate)
+    if building is not None and building not in graph.of_kind("building"):
+        raise EmergencyError.bad(
+            "building", building, "该小区路网中的楼栋编号", "a building of this estate's path graph"
+        )
+    shelters = [s for s in list_shelters(svc, [estate]) if s["status"] == "open"]
+    in_graph = set(graph.of_kind("shelter"))
+    nearest = graph.nearest(sorted(s["id"] for s in shelters if s["id"] in in_graph))
+    by_id = {s["id"]: s for s in shelters}
+    routes: list[dict[str, Any]] = []
+    for b, r in sorted(nearest.items()):
+        if building is not None and b != building:
+            continue
+        if r is None:
+            routes.append({"building": b, "shelter": None})
+            continue
+        s = by_id[r.shelter]
+        routes.append(
+            {
+                **r.to_dict(),
+                "shelter_name": s["name"],
+                "points": [[graph.nodes[n].lon, graph.nodes[n].lat] for n in r.path],
+            }
+        )
+    public = ("id", "name", "type", "type_zh", "capacity", "facilities", "lon", "lat", "address")
+    return {
+        "estate": estate,
+        "shelters": [{k: s[k] for k in public} for s in shelters],
+        "routes": routes,
+    }

@@ -247,6 +247,24 @@ def movements(svc: Services, item_id: int) -> list[dict[str, Any]]:
     ]
 
 
+def store_estate(svc: Services, store_id: int) -> str | None:
+    """The estate of a supply store, or None if there is no such store (scope checks of the API)."""
+    t = svc.db.table("supply_store")
+    with svc.db.engine.connect() as conn:
+        found = conn.execute(select(t.c.estate).where(t.c.id == store_id)).scalar()
+    return None if found is None else str(found)
+
+
+def item_estate(svc: Services, item_id: int) -> str | None:
+    """The estate of a supply item's store, or None if there is no such item."""
+    item, store = svc.db.table("supply_item"), svc.db.table("supply_store")
+    with svc.db.engine.connect() as conn:
+        found = conn.execute(
+            select(store.c.estate).join(item, item.c.store_id == store.c.id).where(item.c.id == item_id)
+        ).scalar()
+    return None if found is None else str(found)
+
+
 # ---- alarms ------------------------------------------------------------------------------------------
 @dataclass
 class SupplyCheck:
@@ -267,8 +285,9 @@ def _signal(svc: Services, kind: str, row: Any, at: datetime, *, clear: bool) ->
         type=kind,
         rule=RULE,
         severity=atype.severity,
-        originator_kind="estate",
-        originator_id=f"{row.estate}/supply_item:{row.id}"[:80],
+        # The item itself is the originator: one open alarm per (item, condition) by the store's open key.
+        originator_kind="supply_item",
+        originator_id=str(row.id),
         estate=row.estate,
         at=at,
         title_zh=f"{atype.zh}：{row.store_name} {row.name}（{what_zh}）"[:200],
@@ -314,16 +333,25 @@ def check_supplies(svc: Services, now: datetime | None = None) -> SupplyCheck:
             (BELOW_MINIMUM, low, "below_minimum_since"),
             (NEAR_EXPIRY, near, "near_expiry_since"),
         ):
-            since = getattr(row, since_col)
-            if holds == (since is not None):
+            if holds == (getattr(row, since_col) is not None):
                 continue
+            # Signal first, then mark: the store keeps one open alarm per item and condition, so a repeat
+            # (two ticks at once, or a tick after a crash between the two steps) only counts it again,
+            # whereas marking first could lose the alarm for good.
             svc.alarms.raise_signal(_signal(svc, kind, row, at, clear=not holds))
-            with _writing(svc) as conn, conn.begin():
-                conn.execute(
-                    update(item).where(item.c.id == row.id).values(**{since_col: naive if holds else None})
-                )
-            (out.raised if holds else out.cleared).append((kind, int(row.id)))
+            if _claim(svc, int(row.id), since_col, naive if holds else None):
+                (out.raised if holds else out.cleared).append((kind, int(row.id)))
     return out
+
+
+def _claim(svc: Services, item_id: int, since_col: str, since: datetime | None) -> bool:
+    """Move an item's alarm mark from unset to set (or back) if nobody did so in the meantime."""
+    item = svc.db.table("supply_item")
+    col = item.c[since_col]
+    unchanged = col.is_(None) if since is not None else col.is_not(None)
+    with _writing(svc) as conn, conn.begin():
+        done = conn.execute(update(item).where(item.c.id == item_id, unchanged).values({since_col: since}))
+    return bool(done.rowcount)
 
 
 # ---- views -------------------------------------------------------------------------------------------

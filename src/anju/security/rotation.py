@@ -12,9 +12,12 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, func, select, update
 
+from anju.affairs.tables import SEALED as AFFAIRS_SEALED
 from anju.db.engine import WRITE_OPTIONS
+from anju.emergency.tables import SEALED as EMERGENCY_SEALED
 from anju.registry.projection import seal_row_id_column
 from anju.registry.tables import SEALED
+from anju.security.crypto import FieldCipher
 from anju.security.personal import personal_fields
 from anju.services import Services
 from anju.standard.spec import RecordType, load_standard
@@ -42,11 +45,26 @@ def _registry_tables(svc: Services) -> list[Table]:
     return [svc.db.table(name) for name in SEALED]
 
 
+# Modules that seal columns of their own tables, bound to the row's primary key: table -> sealed columns.
+MODULE_SEALED: dict[str, tuple[str, ...]] = {
+    name: tuple(columns) for sealed in (EMERGENCY_SEALED, AFFAIRS_SEALED) for name, columns in sealed.items()
+}
+
+
+def _module_tables(svc: Services) -> list[Table]:
+    return [svc.db.table(name) for name in MODULE_SEALED]
+
+
+def _primary_key(table: Table) -> str:
+    [column] = table.primary_key.columns
+    return str(column.name)
+
+
 def count_sealed_rows(svc: Services) -> int:
     total = 0
     with svc.db.engine.connect() as conn:
         tables = [svc.db.table(t.table_name) for t in load_standard().values() if personal_fields(t)]
-        for t in [*tables, svc.db.table("quarantine"), *_registry_tables(svc)]:
+        for t in [*tables, svc.db.table("quarantine"), *_registry_tables(svc), *_module_tables(svc)]:
             total += int(conn.execute(select(func.count()).select_from(t)).scalar_one())
     return total
 
@@ -109,6 +127,26 @@ def _registry_resealer(svc: Services, table: str, row_id: str) -> Resealer:
     return lambda values: svc.registry.sealer.reseal(table, str(values[row_id]), values)
 
 
+def _module_resealer(svc: Services, table: str, key: str) -> Resealer:
+    """A module table's sealed text columns that an older key version sealed, re-encrypted under the
+    current one (each bound to table, column and the row's key, as the module sealed it)."""
+    cipher = svc.protector.cipher
+
+    def reseal(values: dict[str, Any]) -> dict[str, Any]:
+        current = svc.protector.keyring.current
+        row_id = str(values[key])
+        changed: dict[str, Any] = {}
+        for col in MODULE_SEALED[table]:
+            stored = values.get(col)
+            if stored and FieldCipher.version_of(stored) != current:
+                changed[col] = cipher.encrypt_text(
+                    cipher.decrypt_text(stored, table, col, row_id), table, col, row_id
+                )
+        return changed
+
+    return reseal
+
+
 def rotate(svc: Services, *, actor: str, progress: Callable[[int], None] | None = None) -> RotationReport:
     version = svc.keyring.rotate()
     report = RotationReport(version)
@@ -148,6 +186,11 @@ def rotate(svc: Services, *, actor: str, progress: Callable[[int], None] | None 
             cols,
             _registry_resealer(svc, name, row_id),
             progress,
+        )
+    for table in _module_tables(svc):
+        key, cols = _primary_key(table), list(MODULE_SEALED[table.name])
+        report.resealed[table.name] = _reseal_table(
+            svc, table, key, [key, *cols], cols, _module_resealer(svc, table.name, key), progress
         )
     svc.audit.record(
         actor=actor, action="keys.reencrypted", target=f"encryption:v{version}", detail=report.to_json()
