@@ -142,12 +142,15 @@ def run_stream(
     token: str | None,
     mqtt: tuple[str, int],
 ) -> None:
-    from anju.sim.runner import run, start_for
+    from anju.sim.runner import SimClock, run, start_for
     from anju.sim.streams import EventStream
     from anju.sim.targets import HttpTarget, InprocTarget, MqttTarget, Target
 
     start = start_for(duration, speed, datetime.now(UTC))
     stream = EventStream(plan, start=start, duration=duration, rate=rate, schedule=schedule)
+    # In process the platform runs on simulated time, so silence timers follow --speed. A remote
+    # platform (http, mqtt) keeps its own clock: only its records' times are simulated.
+    clock: SimClock | None = None
     stop = threading.Event()
     svc = None
     runtime = None
@@ -157,10 +160,12 @@ def run_stream(
         from anju.services import open_services
         from anju.sim.load import install
 
-        svc = open_services()
+        clock = SimClock(start, speed)
+        svc = open_services(clock=clock)
         install(svc, plan)
         chosen = InprocTarget(svc)
-        runtime = AlarmRuntime(svc, interval=2.0).start()
+        # A tick at least every simulated minute where the machine allows (not under 0.25 s of real time).
+        runtime = AlarmRuntime(svc, interval=min(2.0, max(0.25, 60 / speed))).start()
     elif kind is TargetKind.http:
         chosen = HttpTarget(url, token or "")
     else:
@@ -175,7 +180,7 @@ def run_stream(
         f"{rate:g} 条/模拟分钟 records per simulated minute · Ctrl-C 停止 stops"
     )
     try:
-        run(stream, chosen, start=start, speed=speed, stop=stop)
+        run(stream, chosen, start=start, speed=speed, stop=stop, clock=clock)
     except KeyboardInterrupt:
         stop.set()
     finally:

@@ -2,7 +2,8 @@
 commuting hours, vehicle passes, sensor readings, video), patrol rounds, heartbeats of every device, and
 the incidents of a schedule (sim/incidents.py). Deterministic for a seed and a start time.
 
-Events come out in time order, minute by minute of simulated time. Every record is valid: it starts
+Events come out in time order, minute by minute of simulated time (an event made early, such as the
+later checkpoints of a patrol round, waits for its minute). Every record is valid: it starts
 from `SampleFactory`'s record of its type, with values that raise no alarm (data/traffic.yaml `neutral`)
 and the community's people, plates and devices on top; only incidents raise alarms (and what a real
 community would raise by itself: an entry at 3 a.m. is an odd-hour entry).
@@ -211,6 +212,7 @@ class EventStream:
         heartbeat = timedelta(seconds=int(self.traffic["heartbeat_s"]))
         patrol = timedelta(seconds=int(self.traffic["patrol_s"]))
         next_patrol = self.start + timedelta(minutes=5)
+        later: list[SimEvent] = []
         while window < self.end:
             until = min(window + _WINDOW, self.end)
             events: list[SimEvent] = []
@@ -228,6 +230,12 @@ class EventStream:
                 if event is not None:
                     events.append(event)
             events.extend(self.incidents.due(window, until))
+            # A patrol round (a checkpoint every two minutes) and a smoke report's repeat are made in the
+            # window they start in but dated later: they wait for their own window, so that the stream
+            # stays in time order (the runner paces by it and the platform's clock follows it).
+            events.extend(later)
+            later = [e for e in events if e.at >= until]
+            events = [e for e in events if e.at < until]
             events.sort(key=lambda e: e.at)
             yield from (e for e in events if e.at < self.end)
             window = until
