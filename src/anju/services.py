@@ -13,6 +13,7 @@ from anju.db.database import Database
 from anju.ingest.bus import Bus
 from anju.ingest.pipeline import Clock, Pipeline, utcnow
 from anju.ingest.quarantine import Quarantine
+from anju.patrols.matching import attach as attach_patrols
 from anju.registry.devices import DeviceRegistry
 from anju.registry.projection import Projection
 from anju.registry.regions import RegionTree
@@ -84,6 +85,8 @@ class Services:
         self.engine = AlarmEngine.from_services(self, sink=self.alarms.raise_signal)
         self.engine.batch_sink = self.alarms.raise_signals
         self.engine.attach(self.bus)
+        # Patrol records (from the API's check-ins and from devices alike) are matched to their shifts.
+        attach_patrols(self)
 
     def close(self) -> None:
         self.db.dispose()

@@ -16,8 +16,8 @@ cannot tell "none" from "not entered"; an attestation may then speak for it).
 - SE44.1 (flag): every public health event of the twelve months has a work group and collected people;
   SE44.2 (flag): the database holds people of some event; SE44.3 (flag): every event of the twelve months
   went to the upper platform in an export within `upload_within_hours` of its start.
-- SE71.1 (items): the channels of SE71.1 used by education activities in the twelve months (and by notices,
-  where the notices module provides `notice_channels_used`); SE71.2: online and offline activities both;
+- SE71.1 (items): the channels of SE71.1 used in the twelve months by education activities and by published
+  notices (notices/publishing.py `notice_channels_used`; both name channels by the paper's item keys); SE71.2: online and offline activities both;
   SE71.3: published materials for at least two specific groups (other than all residents); SE71.4: some
   material published to residents; SE71.5: every published material updated within `update_within_days`.
 - SE72.1 (flag): a training of community administrators with attendance in the twelve months; SE72.2 and
@@ -32,7 +32,6 @@ cannot tell "none" from "not entered"; an attestation may then speak for it).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -42,6 +41,7 @@ from sqlalchemy import Connection, select
 from anju.affairs import archives
 from anju.affairs.catalog import catalog, window
 from anju.evaluation.evidence import Evidence, ProviderRegistry, SourceKind, default_registry
+from anju.notices.publishing import notice_channels_used
 
 if TYPE_CHECKING:
     from anju.services import Services
@@ -90,21 +90,6 @@ KEYS = frozenset(
 
 def _ev(value: Any, description: str, refs: list[str]) -> Evidence:
     return Evidence(value, SourceKind.records, description, tuple(refs[:_REFS]))
-
-
-def _notice_channels(
-    svc: Services, regions: list[str], start: datetime, end: datetime
-) -> dict[str, list[int]]:
-    """The notices module's channels, when that module provides them (it is built separately)."""
-    try:
-        publishing = importlib.import_module("anju.notices.publishing")
-    except ImportError:
-        return {}
-    used = getattr(publishing, "notice_channels_used", None)
-    if used is None:
-        return {}
-    found: dict[str, list[int]] = used(svc, regions, start, end)
-    return found
 
 
 class AffairsEvidence:
@@ -369,7 +354,7 @@ class AffairsEvidence:
         for r in recent:
             if r.channel:
                 channels.setdefault(r.channel, []).append(f"edu_activity:{r.id}")
-        for channel, notice_ids in _notice_channels(svc, regions, start, end).items():
+        for channel, notice_ids in notice_channels_used(svc, regions, start, end).items():
             if channel in cat.channels:
                 channels.setdefault(channel, []).extend(f"notice:{n}" for n in notice_ids)
         used = [k for k in cat.channels if k in channels]

@@ -8,7 +8,7 @@ from typing import Any
 
 from anju.alarms.tables import SEVERITIES
 
-ORIGINATOR_KINDS = ("device", "house", "person", "building", "estate", "supply_item")
+ORIGINATOR_KINDS = ("device", "house", "person", "building", "estate", "supply_item", "patrol_shift")
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,8 @@ from anju.alarms.notify import (
     load_notify_config,
 )
 from anju.emergency.supplies import check_supplies
+from anju.notices.publishing import publish_due
+from anju.patrols.matching import check_patrols
 
 if TYPE_CHECKING:
     from anju.alarms.store import Escalation
@@ -81,6 +83,8 @@ class AlarmRuntime:
         """One pass: silence timers and latched durations, escalation steps, due deliveries."""
         signals = self.services.engine.tick(now)
         check_supplies(self.services, now)  # supplies below minimum or near expiry (emergency/supplies.py)
+        publish_due(self.services, now)  # scheduled notices due, published ones expired (notices/)
+        check_patrols(self.services, now)  # shifts whose window ended: missed checkpoints (patrols/)
         steps = self.services.alarms.escalate_due(now)
         deliveries = self.notifier.deliver_due(now)
         return TickResult(len(signals), tuple(steps), deliveries)

@@ -21,6 +21,10 @@ from anju.emergency.catalog import DATA, EmergencyError
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
 STATUSES = ("Actual", "Exercise", "System", "Test", "Draft")
 MSG_TYPES = ("Alert", "Update", "Cancel")
+URGENCIES = ("Immediate", "Expected", "Future", "Past", "Unknown")
+SEVERITIES = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")
+CERTAINTIES = ("Observed", "Likely", "Possible", "Unlikely", "Unknown")
+EXERCISE_NOTE = "演练 / exercise"
 _SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -50,10 +54,16 @@ class CapWarning:
     language: str = "zh-CN"
     sender_name: str | None = None
     expires: datetime | None = None
+    note: str | None = None  # <note>: why a Cancel was sent, what an exercise is; Exercise has a default
 
     def reference(self) -> str:
         """How another message refers to this one."""
         return f"{self.sender},{self.identifier},{_time(self.sent)}"
+
+
+def referenced_identifiers(references: tuple[str, ...]) -> list[str]:
+    """The identifiers named by `references` ("sender,identifier,sent" each)."""
+    return [r.split(",")[1] for r in references if r.count(",") == 2]
 
 
 def _time(t: datetime) -> str:
@@ -75,6 +85,14 @@ def _check(w: CapWarning) -> None:
             f"{w.msg_type} 消息所指的原消息（sender,identifier,sent）",
             f"the messages this {w.msg_type} refers to (sender,identifier,sent)",
         )
+    for ref in w.references:
+        if ref.count(",") != 2 or " " in ref:
+            raise EmergencyError.bad(
+                "references",
+                ref,
+                "sender,identifier,sent 形式的引用",
+                "a reference of the form sender,identifier,sent",
+            )
     for name in ("identifier", "sender"):
         value = getattr(w, name)
         if not value or any(c in value for c in " ,<&"):
@@ -101,8 +119,7 @@ def to_cap(w: CapWarning) -> bytes:
     sub(alert, "status", w.status)
     sub(alert, "msgType", w.msg_type)
     sub(alert, "scope", "Public")
-    if w.status == "Exercise":
-        sub(alert, "note", "演练 / exercise")
+    sub(alert, "note", w.note or (EXERCISE_NOTE if w.status == "Exercise" else None))
     if w.references:
         sub(alert, "references", " ".join(w.references))
     info = etree.SubElement(alert, f"{{{NS}}}info")
@@ -158,6 +175,7 @@ def from_cap(doc: bytes) -> CapWarning:
         raise EmergencyError.bad("cap.info", None, "至少一个 info 元素", "at least one info element")
     expires = get(info, "c:expires")
     refs = get(root, "c:references")
+    note = get(root, "c:note")
     return CapWarning(
         identifier=get(root, "c:identifier") or "",
         sender=get(root, "c:sender") or "",
@@ -177,4 +195,5 @@ def from_cap(doc: bytes) -> CapWarning:
         language=get(info, "c:language") or "en-US",
         sender_name=get(info, "c:senderName"),
         expires=None if expires is None else datetime.fromisoformat(expires),
+        note=None if note == EXERCISE_NOTE else note,
     )

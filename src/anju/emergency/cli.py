@@ -395,3 +395,8 @@ def evacuation_routes(
     for b, n in sorted(plan["assignment"]["unplaced"].items()):
         assigned.add_row(b, "—（容量不足 no room）", str(n), "")
     out.print(assigned)
+
+
+from anju.emergency.ops_cli import ops_app  # noqa: E402  (emergency operations: their own module)
+
+emergency_app.add_typer(ops_app, name="ops")

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 def platform_providers(services: Services) -> ProviderRegistry:
     from anju.affairs.evidence import AffairsEvidence
     from anju.emergency.evidence import EmergencyEvidence
+    from anju.emergency.ops_evidence import EmergencyOpsEvidence
     from anju.registry.evidence import RegistryEvidence
 
     return ProviderRegistry(
@@ -23,6 +24,7 @@ def platform_providers(services: Services) -> ProviderRegistry:
             AttestationEvidence(open_attestations(services)),
             RegistryEvidence(services),
             EmergencyEvidence(services),
+            EmergencyOpsEvidence(services),
             AffairsEvidence(services),
         ]
     )

@@ -14,7 +14,9 @@ from sqlalchemy import Table, bindparam, func, select, update
 
 from anju.affairs.tables import SEALED as AFFAIRS_SEALED
 from anju.db.engine import WRITE_OPTIONS
+from anju.emergency.ops_tables import OPS_SEALED
 from anju.emergency.tables import SEALED as EMERGENCY_SEALED
+from anju.patrols.tables import SEALED as PATROL_SEALED
 from anju.registry.projection import seal_row_id_column
 from anju.registry.tables import SEALED
 from anju.security.crypto import FieldCipher
@@ -47,7 +49,9 @@ def _registry_tables(svc: Services) -> list[Table]:
 
 # Modules that seal columns of their own tables, bound to the row's primary key: table -> sealed columns.
 MODULE_SEALED: dict[str, tuple[str, ...]] = {
-    name: tuple(columns) for sealed in (EMERGENCY_SEALED, AFFAIRS_SEALED) for name, columns in sealed.items()
+    name: tuple(columns)
+    for sealed in (EMERGENCY_SEALED, OPS_SEALED, AFFAIRS_SEALED, PATROL_SEALED)
+    for name, columns in sealed.items()
 }
 
 
