@@ -379,7 +379,8 @@ def test_stop_drains_open_batches_and_acknowledges_them(
 ) -> None:
     svc = sqlite_services
     register(svc, "R1", "E1")
-    gw = gateway(svc, root, batch_wait_ms=600_000)  # batches would wait ten minutes for more records
+    # Batches would wait ten minutes for more records, even with nothing waiting behind them.
+    gw = gateway(svc, root, batch_wait_ms=600_000, flush_when_idle=False)
     for i in range(5):
         publisher.publish(record_topic("E1", "access_swipe", "R1", root), swipe(i, "R1", "E1"))
     publisher.wait_all()
@@ -399,6 +400,22 @@ def test_stop_drains_open_batches_and_acknowledges_them(
         again.stop()
 
 
+def test_a_lone_record_is_committed_without_waiting_for_its_batch(
+    sqlite_services: Services, broker: str, root: str, publisher: Publisher
+) -> None:
+    """With nothing waiting behind it, an open batch is committed at once, not after batch_wait_ms."""
+    svc = sqlite_services
+    register(svc, "R1", "E1")
+    gw = gateway(svc, root, batch_wait_ms=600_000)
+    try:
+        publisher.publish(record_topic("E1", "access_swipe", "R1", root), swipe(1, "R1", "E1"))
+        publisher.wait_all()
+        wait_for(lambda: stored(svc) == (1, 1), 10, "the record stored long before the ten-minute wait")
+        wait_for(lambda: gw.stats().acked == 1, 10, "its acknowledgement")
+    finally:
+        gw.stop()
+
+
 def test_one_batch_mixes_estates_and_keeps_each_records_estate(
     sqlite_services: Services, broker: str, root: str, publisher: Publisher
 ) -> None:
@@ -416,7 +433,7 @@ def test_one_batch_mixes_estates_and_keeps_each_records_estate(
             seen.extend((str(r["ID"]), e) for r, e in zip(event.records, event.record_estates(), strict=True))
 
     svc.bus.subscribe(listen)
-    gw = gateway(svc, root, batch_wait_ms=600_000)
+    gw = gateway(svc, root, batch_wait_ms=600_000, flush_when_idle=False)
     for i in range(3):
         publisher.publish(record_topic("E1", "access_swipe", "R1", root), swipe(i, "R1", "E1"))
         publisher.publish(record_topic("E2", "access_swipe", "R2", root), swipe(10 + i, "R2", "E2"))

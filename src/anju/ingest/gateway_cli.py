@@ -57,7 +57,9 @@ def gateway(
         ),
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="records per transaction at most")] = 1000,
-    batch_wait_ms: Annotated[int, typer.Option(min=0, help="longest wait for a batch to fill")] = 50,
+    batch_wait_ms: Annotated[
+        int, typer.Option(min=0, help="longest wait for a batch to fill while messages keep arriving")
+    ] = 50,
     queue_limit: Annotated[int, typer.Option(min=1, help="messages between network and writer")] = 10_000,
     session_expiry: Annotated[
         int, typer.Option(min=0, help="seconds the broker keeps the session while the gateway is away")

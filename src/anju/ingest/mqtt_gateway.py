@@ -14,7 +14,8 @@ Delivery guarantee: at least once from the broker, exactly once in the database.
 * What is sent again is absorbed by the pipeline's idempotency: a stored record ID with the same content
   counts as a duplicate, an identical quarantined payload bumps its entry's `seen_count`.
 * PUBACKs leave in the order the messages arrived (MQTT 5, 4.6), so a message committed early waits for
-  older ones still in an open batch (at most `batch_wait_ms`).
+  older ones still in an open batch (at most `batch_wait_ms`; an open batch is committed at once when no
+  message is waiting behind it, `flush_when_idle`).
 * Limits of the guarantee, all the broker's: it keeps an absent session's messages only for the session
   expiry interval, and a queue limit drops the excess (mosquitto: `max_queued_messages`, 1000 per session
   by default, beyond the in-flight window; set it to 0 or to what an outage may accumulate). A shared
@@ -340,6 +341,7 @@ class Gateway:
         root: str = ROOT,
         batch_size: int = 1000,
         batch_wait_ms: int = 50,
+        flush_when_idle: bool = True,
         queue_limit: int = 10_000,
         queue_bytes: int = 64 * 1024 * 1024,
         max_payload: int = 1024 * 1024,
@@ -366,6 +368,10 @@ class Gateway:
         self.actor = f"mqtt:{self.client_id}"[:200]
         self.batch_size = batch_size
         self.batch_wait = batch_wait_ms / 1000
+        # With nothing more waiting in the queue, an open batch is committed at once instead of after
+        # `batch_wait`: a lone alarm record is not held back at light load, and under load the queue is
+        # never empty, so batches still fill (to `batch_size`, or for as long as a commit takes).
+        self.flush_when_idle = flush_when_idle
         # Open batches of several record types together: past this many records the oldest is flushed
         # early, so that a spread over many types cannot hold more than this in memory.
         self.max_pending = max(4 * batch_size, 1)
@@ -620,7 +626,10 @@ class Gateway:
                 msg = self._queue.get(min(timeout, 0.5))
                 if msg is not None:
                     self._accept(msg)
-                self._flush_due(time.monotonic())
+                if self.flush_when_idle and len(self._queue) == 0:
+                    self._flush_all()
+                else:
+                    self._flush_due(time.monotonic())
                 if self._stopping.is_set() and len(self._queue) == 0:
                     self._flush_all()
                     return
