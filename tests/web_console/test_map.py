@@ -156,3 +156,83 @@ def test_a_map_outside_the_scope_is_not_found(site: Site, browser: Browser) -> N
     response = page.goto(f"{site.base}/map/E2")
     assert response is not None and response.status == 404
     page.context.close()
+
+
+def _zone_square(sw_lon: float, sw_lat: float, ne_lon: float, ne_lat: float) -> dict[str, object]:
+    return {
+        "type": "Polygon",
+        "coordinates": [
+            [[sw_lon, sw_lat], [ne_lon, sw_lat], [ne_lon, ne_lat], [sw_lon, ne_lat], [sw_lon, sw_lat]]
+        ],
+    }
+
+
+def test_risk_zones_are_drawn_under_the_devices_for_emergency_viewers_only(
+    site: Site, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright.sync_api import expect
+
+    from anju.emergency import risk
+    from anju.security.roles import Role, load_roles
+    from anju.sim.generate import generate
+    from anju.sim.load import install
+
+    community = generate(estates=1, households=40, seed=11)
+    install(site.svc, community)
+    estate = community.estates[0]
+    sw, ne = estate.boundary[0], estate.boundary[2]
+    mid_lon, mid_lat = (sw.lon + ne.lon) / 2, (sw.lat + ne.lat) / 2
+    today = datetime.now(UTC).date()
+    for hazard, level, name, box in (
+        ("waterlogging", "high", "地下车库内涝区", (sw.lon, sw.lat, mid_lon, mid_lat)),
+        ("fire", "moderate", "北侧电动车棚", (mid_lon, mid_lat, ne.lon, ne.lat)),
+    ):
+        risk.create_zone(
+            site.svc,
+            estate=estate.code,
+            hazard=hazard,
+            level=level,
+            name=name,
+            geometry=_zone_square(*box),
+            assessed_on=today,
+            reviewer="应急办 张工",
+            actor="test",
+        )
+
+    page = new_page(browser, viewport={"width": 1366, "height": 900})
+    sign_in(page, site, site.user("risk_staff", "property_staff", estate.code), f"/map/{estate.code}")
+    page.wait_for_selector("#site-map[data-rendered-ms]")
+    expect(page.locator("#risk-zones path.risk-zone")).to_have_count(2)
+    expect(page.locator("#risk-labels")).to_contain_text("内涝 · 较大风险")
+    expect(page.locator("#risk-labels")).to_contain_text("火灾 · 一般风险")
+    expect(page.locator("#risk-count")).to_have_text("2")
+    expect(page.locator("#legend")).to_contain_text("较大风险")
+    expect(page.locator("#risk-panel tbody tr")).to_have_count(2)
+    expect(page.locator("#risk-panel")).to_contain_text("应急办 张工")
+    # Filled with the level's colour (risk.yaml: high #ef6c00), under buildings, devices and alarms.
+    fill = page.locator("#risk-zones path[data-level=high]").evaluate("p => getComputedStyle(p).fill")
+    assert fill == "rgb(239, 108, 0)", fill
+    assert page.evaluate(
+        """() => !!(document.getElementById('risk-zones').compareDocumentPosition(
+             document.getElementById('devices')) & Node.DOCUMENT_POSITION_FOLLOWING)"""
+    )
+    page.evaluate("document.fonts.ready.then(() => true)")
+    screenshot(page, "14-map-risk-zones")
+    page.uncheck("#toggle-risk")
+    expect(page.locator("#risk-zones path.risk-zone").first).to_be_hidden()
+    expect(page.locator("#risk-labels text").first).to_be_hidden()
+    page.check("#toggle-risk")
+    expect(page.locator("#risk-zones path.risk-zone").first).to_be_visible()
+    page.context.close()
+
+    # No stock role reads devices without emergency data; a deployment's own role may, and then the
+    # map shows no trace of the zones.
+    monkeypatch.setitem(
+        load_roles(), "map_reader", Role("map_reader", "地图查看", "map reader", frozenset({"devices:view"}))
+    )
+    reader = new_page(browser, viewport={"width": 1366, "height": 900})
+    sign_in(reader, site, site.user("map_reader", "map_reader", estate.code), f"/map/{estate.code}")
+    reader.wait_for_selector("#site-map[data-rendered-ms]")
+    assert reader.locator("#risk-zones, #risk-labels, #risk-panel, #toggle-risk").count() == 0
+    assert "地下车库内涝区" not in reader.content()
+    reader.context.close()

@@ -152,3 +152,58 @@ def test_records_filter_on_their_own_event_time(client: TestClient, sqlite_servi
         params={"event_from": "2026-03-01T00:00", "event_to": "2026-01-01T00:00"},
     )
     assert r.status_code == 422 and r.json()["error"]["field"] == "event_from"
+
+
+def test_the_map_shows_risk_zones_only_to_emergency_viewers_and_people_only_as_counts(
+    client: TestClient, sqlite_services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anju.emergency import risk
+    from anju.emergency.ops_catalog import ops_catalog
+    from anju.security.roles import Role, load_roles
+    from tests.emergency.test_ops_risk import add_special_residents, square
+
+    svc = sqlite_services
+    k = ops_catalog().special_population_k
+    svc.devices.register(
+        "RISK-DEV-1", estate="E1", kind="smoke_sensor", actor="test", lon=114.3005, lat=30.6005
+    )
+    add_special_residents(svc, "B-many", 114.3005, 30.6005, k + 1)
+    add_special_residents(svc, "B-few", 114.3105, 30.6005, k - 1)
+    for hazard, level, name, lon in (
+        ("special_population", "moderate", "北区老年人集中区", 114.3),
+        ("waterlogging", "high", "地下车库", 114.31),
+    ):
+        risk.create_zone(
+            svc,
+            estate="E1",
+            hazard=hazard,
+            level=level,
+            name=name,
+            geometry=square(lon, 30.6),
+            assessed_on="2026-01-10",
+            reviewer="community_admin",
+            actor="test",
+        )
+    # No stock role reads devices without emergency data; a deployment's own role may.
+    monkeypatch.setitem(
+        load_roles(), "map_reader", Role("map_reader", "地图查看", "map reader", frozenset({"devices:view"}))
+    )
+    _sign_in(client, svc, "reader1", "map_reader", "E1")
+    # emergency:view over another estate does not open this estate's zones.
+    svc.identity.bind("reader1", "grid_worker", "E2")
+    r = client.get("/map/E1")
+    assert r.status_code == 200 and 'id="site-map"' in r.text
+    for absent in ("risk-zone", "risk-panel", "toggle-risk", "北区老年人集中区", "地下车库", "风险"):
+        assert absent not in r.text, absent
+
+    _sign_in(client, svc, "staff1", "property_staff", "E1")
+    r = client.get("/map/E1")
+    assert r.status_code == 200
+    assert r.text.count('class="risk-zone"') == 2 and 'id="toggle-risk"' in r.text
+    assert "内涝 · 较大风险" in r.text and "特殊人群聚集 · 一般风险" in r.text
+    # The special-population aggregate as the risk map carries it: the count from k, else "fewer than k".
+    people = re.findall(r'<td class="risk-people">([^<]*)</td>', r.text)
+    assert sorted(people) == sorted([f"{k + 1} 人", f"少于 {k} 人"]), people
+    assert "居民B-" not in r.text and "elderly_alone" not in r.text
+    r = client.get("/map/E1?lang=en")
+    assert "waterlogging · high" in r.text and f"fewer than {k}" in r.text

@@ -123,3 +123,93 @@ def test_the_help_page_speaks_english_and_refuses_a_bad_phone(
     response = phone.goto(f"{site.base}/d/not-a-token/help")
     assert response is not None and response.status == 404
     phone.context.close()
+
+
+def test_the_resident_page_shows_warnings_first_in_red_and_the_estates_notices(
+    resident_site: tuple[Site, str], browser: Browser
+) -> None:
+    from playwright.sync_api import expect
+
+    from anju.notices.publishing import create_notice, publish, publish_system_notice, withdraw
+
+    site, token = resident_site
+    svc = site.svc
+    channels = ["bulletin_board", "mobile_app"]
+
+    def notice(title: str, body: str, category: str, audience: str, region: str = "E1") -> int:
+        notice_id = create_notice(
+            svc,
+            region=region,
+            title=title,
+            body=body,
+            category=category,
+            audience=audience,
+            actor="user:property_clerk",
+            channels=channels,
+            lon=114.3,
+            lat=30.6,
+        )
+        publish(svc, notice_id, actor="user:property_clerk")
+        return notice_id
+
+    notice(
+        "周六上午停水通知", "因管网检修，本周六 8:00-12:00 停水，请提前储水。", "property", "all_residents"
+    )
+    notice(
+        "反诈提醒：冒充客服退款", "凡自称客服要求转账的，一律是诈骗。", "anti_fraud", "elderly", region="C1"
+    )
+    notice("物业内部排班调整", "仅供物业人员。", "general", "staff")
+    withdraw(
+        svc, notice("已撤回的通知", "不应显示。", "general", "all_residents"), actor="user:property_clerk"
+    )
+    # As the emergency module publishes a warning (warning_ops.publish → publish_system_notice).
+    publish_system_notice(
+        svc,
+        region="E1",
+        title="暴雨红色预警",
+        body="预计未来3小时降雨量将达100毫米以上，请勿前往地下车库，低洼住户请做好转移准备。",
+        category="emergency_warning",
+        audience="all_residents",
+        actor="user:duty_officer",
+        source="emergency:warning",
+        channels=channels,
+        lon=114.3,
+        lat=30.6,
+    )
+
+    phone = new_page(browser, **PHONE)
+    phone.goto(f"{site.base}/d/{token}")
+    expect(phone.locator("#help-link")).to_contain_text("通知")
+    phone.click("#help-link")
+    phone.wait_for_url(f"**/d/{token}/help")
+    warnings = phone.locator("#warnings")
+    expect(warnings).to_contain_text("暴雨红色预警")
+    expect(warnings).to_contain_text("预警信息")
+    expect(warnings.locator(".notice")).to_have_count(1)
+    # First and red: above the help button, in the page's alarm red.
+    top = phone.evaluate(
+        "['warnings', 'help', 'notices'].map(id => document.getElementById(id).getBoundingClientRect().top)"
+    )
+    assert top[0] < top[1] < top[2], top
+    colour = warnings.evaluate("e => getComputedStyle(e).borderTopColor")
+    assert colour == "rgb(179, 38, 30)", colour
+    notices = phone.locator("#notices")
+    expect(notices.locator(".notice")).to_have_count(2)
+    expect(notices).to_contain_text("周六上午停水通知")
+    expect(notices).to_contain_text("反诈提醒：冒充客服退款")  # the community's notice reaches its estates
+    expect(notices).to_contain_text("面向：老年人")
+    expect(notices).not_to_contain_text("暴雨红色预警")
+    for hidden in ("物业内部排班调整", "已撤回的通知", "property_clerk", "duty_officer"):
+        assert hidden not in phone.content(), hidden
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(phone, "13-resident-notices-phone")
+
+    phone.goto(f"{site.base}/d/{token}/help?lang=en")
+    expect(phone.locator("#warnings h2")).to_contain_text("Warnings")
+    expect(phone.locator("#warnings")).to_contain_text("Emergency warning")
+    expect(phone.locator("#notices h2")).to_have_text("Notices")
+    # Reading on a doorplate page is nobody's read receipt: nothing is recorded.
+    with svc.db.engine.connect() as conn:
+        receipts = conn.execute(select(func.count()).select_from(svc.db.table("notice_receipt"))).scalar_one()
+    assert receipts == 0
+    phone.context.close()

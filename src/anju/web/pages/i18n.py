@@ -123,6 +123,22 @@ TEXTS: dict[str, tuple[str, str]] = {
     "map_device_id": ("设备编号", "Device ID"),
     "map_kind": ("设备类型", "Kind"),
     "map_last_seen": ("最近上报", "Last reported"),
+    "map_risk": ("风险区域", "Risk zones"),
+    "map_risk_show": ("显示风险区域", "Show risk zones"),
+    "map_risk_name": ("区域", "Zone"),
+    "map_risk_hazard": ("风险类型", "Hazard"),
+    "map_risk_level": ("风险等级", "Level"),
+    "map_risk_assessed": ("评估日期", "Assessed on"),
+    "map_risk_reviewer": ("评估人", "Reviewer"),
+    "map_risk_people": ("特殊人群（登记人数）", "Special populations (registered)"),
+    "map_risk_people_n": ("{n} 人", "{n} people"),
+    "map_risk_fewer": ("少于 {k} 人", "fewer than {k}"),
+    "map_risk_stale": ("待复评", "review due"),
+    "map_risk_none": ("该小区暂无在用的风险区域。", "No risk zones in force for this estate."),
+    "map_risk_unplaced": (
+        "该小区没有可定位的几何信息，风险区域只列出、不绘制。",
+        "The estate has no geometry to place them on: the zones are listed, not drawn.",
+    ),
     "records_title": ("记录查询", "Records look-up"),
     "records_hint": (
         "按证件号码、号牌或电话精确查询（经盲索引，不解密），个人信息默认脱敏显示。",
@@ -264,6 +280,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "res_hotline": ("服务热线", "Hotline"),
     "res_back": ("返回门牌页", "Back to the doorplate"),
     "res_help_link": ("紧急求助 · 避难场所 · 通知", "Help · shelter · notices"),
+    "res_warnings": ("预警信息", "Warnings"),
+    "res_notices": ("社区通知", "Notices"),
+    "res_no_notices": ("目前没有通知。", "No notices at the moment."),
+    "res_published": ("发布于 {at}", "published {at}"),
+    "res_until": ("有效至 {at}", "until {at}"),
+    "res_for": ("面向：{who}", "for: {who}"),
 }
 
 SCRIPT_KEYS = (

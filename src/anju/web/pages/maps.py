@@ -23,7 +23,7 @@ from anju.registry import catalog
 from anju.registry.geo import stored_boundary
 from anju.services import Services
 from anju.web.auth import Access, not_found
-from anju.web.pages import evacuation
+from anju.web.pages import evacuation, risk_layer
 from anju.web.pages.access import page, to_login
 from anju.web.pages.errors import page_router
 from anju.web.pages.i18n import Lang, language
@@ -62,7 +62,8 @@ def _centre(boundary: Any, points: Iterable[tuple[float | None, float | None]]) 
     return sum(p[0] for p in located) / len(located), sum(p[1] for p in located) / len(located)
 
 
-def _plan(svc: Services, estate: str, lang: Lang) -> dict[str, Any] | None:
+def _plan(svc: Services, estate: str, lang: Lang, *, risk: bool = False) -> dict[str, Any] | None:
+    """The site plan; with `risk` (the caller holds emergency:view over the estate) the risk zones too."""
     db = svc.db
     est, region = db.table("estate"), db.table("region")
     building, gate = db.table("building"), db.table("gate")
@@ -108,8 +109,10 @@ def _plan(svc: Services, estate: str, lang: Lang) -> dict[str, Any] | None:
         out["devices"] = {"id": [], "x": [], "y": [], "s": [], "k": []}
         out["counts"] = _count(d.status for d in devices)
         out["unplaced"] = len(devices)
+        out["risk"] = risk_layer.map_layer(svc, estate, None, lang) if risk else None
         return out
     proj = Projection(*centre)
+    out["risk"] = risk_layer.map_layer(svc, estate, proj, lang) if risk else None
     out["evacuation"] = evacuation.map_layer(svc, estate, proj)
     out["projection"] = {"lon0": proj.lon0, "lat0": proj.lat0, "kx": proj.kx, "ky": M_PER_DEG}
     xs: list[float] = []
@@ -196,11 +199,17 @@ async def map_page(
     if not access.covers(estate):
         raise not_found("小区", "estate", estate, "estate")
     lang = language(request)
-    plan = await run_in_threadpool(_plan, access.services, estate, lang)
+    # Risk zones are emergency:view data: a map reader without it over this estate never receives them.
+    emergency = access.also("emergency:view")
+    show_risk = emergency is not None and emergency.covers(estate)
+    plan = await run_in_threadpool(lambda: _plan(access.services, estate, lang, risk=show_risk))
     if plan is None:
         raise not_found("小区", "estate", estate, "estate")
+    # The zones are drawn by the template; the script needs only to know whether the layer is there.
+    risk = plan.pop("risk")
+    plan["hasRisk"] = risk is not None
     # Alarms are drawn only for those who may see them; the API and stream check again.
     plan["canAlarms"] = access.also("alarms:view") is not None
     plan.setdefault("kind_order", list(plan["kinds"]))
     plan.setdefault("status_order", list(STATUSES))
-    return render(request, "map.html", principal=access.principal, plan=plan)
+    return render(request, "map.html", principal=access.principal, plan=plan, risk=risk)

@@ -251,6 +251,13 @@
       if (i >= 0) select(i);
     });
     window.addEventListener("resize", function () { measure(); cache.clear(); drawDevices(); drawAlarms(); });
+    // The risk zones are drawn by the server only for those allowed to see them; this only hides them.
+    const risk = $("toggle-risk");
+    if (risk) {
+      risk.addEventListener("change", function () {
+        document.querySelectorAll(".risk-layer").forEach(function (g) { g.classList.toggle("off", !risk.checked); });
+      });
+    }
   }
 
   document.addEventListener("DOMContentLoaded", function () {
