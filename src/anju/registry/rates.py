@@ -9,6 +9,10 @@ adds up its estates), with the lists that trace every numerator and denominator.
 With `as_of`, rows created after it are left out, doorplates count when issued by then and not revoked
 by then, and a row counts as verified when its `verified_at` is not after it. The registry keeps no
 history of deleted rows or of earlier verifications, so a past date is an approximation of that day.
+
+Every count is made by the database (COUNT, COUNT DISTINCT over joins): a community holds tens of
+thousands of people, and fetching their rows to count them in Python cost most of a scorecard. Only the
+entries of the trace lists are fetched, and with `limit` only the first of them.
 """
 
 from __future__ import annotations
@@ -19,7 +23,22 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any, Literal
 
-from sqlalchemy import Column, ColumnElement, Connection, Table, and_, or_, select, true
+from sqlalchemy import (
+    CTE,
+    Column,
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
 
 from anju.registry.regions import RegionTree
 from anju.registry.store import RegistryStore, naive_utc
@@ -95,9 +114,10 @@ class RegistryRates:
         return self.population + self.houses + self.org_units
 
     def to_dict(self, limit: int | None = None) -> dict[str, Any]:
-        def listed(entries: tuple[Entry, ...]) -> dict[str, Any]:
+        def listed(entries: tuple[Entry, ...], rate: Rate) -> dict[str, Any]:
             shown = entries if limit is None else entries[:limit]
-            return {"total": len(entries), "items": [e.to_dict() for e in shown]}
+            # From the rate rather than len(entries): rates computed with a `limit` list only the first.
+            return {"total": rate.denominator - rate.numerator, "items": [e.to_dict() for e in shown]}
 
         return {
             "scope": self.scope,
@@ -107,13 +127,22 @@ class RegistryRates:
             "doorplates": {
                 **self.doorplates.to_dict(),
                 "by_kind": {k: {"zh": DOOR_KIND_ZH[k], **r.to_dict()} for k, r in self.doors.items()},
-                "without_plate": listed(self.doors_without_plate),
+                "without_plate": listed(self.doors_without_plate, self.doorplates),
             },
             "verification": {
                 **self.verification.to_dict(),
-                "population": {**self.population.to_dict(), "unverified": listed(self.unverified_people)},
-                "houses": {**self.houses.to_dict(), "unverified": listed(self.unverified_houses)},
-                "org_units": {**self.org_units.to_dict(), "unverified": listed(self.unverified_org_units)},
+                "population": {
+                    **self.population.to_dict(),
+                    "unverified": listed(self.unverified_people, self.population),
+                },
+                "houses": {
+                    **self.houses.to_dict(),
+                    "unverified": listed(self.unverified_houses, self.houses),
+                },
+                "org_units": {
+                    **self.org_units.to_dict(),
+                    "unverified": listed(self.unverified_org_units, self.org_units),
+                },
             },
         }
 
@@ -133,6 +162,36 @@ def _verified(value: datetime | None, as_of: datetime | None) -> bool:
     return value is not None and (as_of is None or value <= as_of)
 
 
+def _verified_sql(column: Column[Any], as_of: datetime | None) -> ColumnElement[bool]:
+    """`_verified` in SQL."""
+    verified = column.is_not(None)
+    return verified if as_of is None else and_(verified, column <= as_of)
+
+
+def _unverified_sql(column: Column[Any], as_of: datetime | None) -> ColumnElement[bool]:
+    """The complement of `_verified_sql`, written out so that a NULL never makes it unknown."""
+    unverified = column.is_(None)
+    return unverified if as_of is None else or_(unverified, column > as_of)
+
+
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.count(case((condition, 1)))
+
+
+def _codepoint(conn: Connection, column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """`column` ordered as Python sorts str (by code point), whatever the database's collation: SQLite's
+    BINARY already does, PostgreSQL's "C" does on UTF-8."""
+    return column.collate("C") if conn.dialect.name == "postgresql" else column
+
+
+def _listed(conn: Connection, query: Select[Any], limit: int | None) -> list[Any]:
+    if limit is not None:
+        if limit <= 0:
+            return []
+        query = query.limit(limit)
+    return list(conn.execute(query).all())
+
+
 def estates_under(conn: Connection, store: RegistryStore, regions: RegionTree, code: str) -> tuple[str, ...]:
     """The estates at or under a region node: estate-level nodes of the tree and estate rows."""
     below = regions.descendants([code])
@@ -149,19 +208,32 @@ def estates_under(conn: Connection, store: RegistryStore, regions: RegionTree, c
 
 
 def estate_rates(
-    conn: Connection, store: RegistryStore, estate: str, *, as_of: datetime | None = None
+    conn: Connection,
+    store: RegistryStore,
+    estate: str,
+    *,
+    as_of: datetime | None = None,
+    limit: int | None = None,
 ) -> RegistryRates:
-    return _rates(conn, store, estate, "estate", (estate,), (), naive_utc(as_of))
+    """Rates of one estate. With `limit`, each trace list holds only its first `limit` entries (in the
+    order a full list has); the rates still count everything, and `to_dict` reports the full totals."""
+    return _rates(conn, store, estate, "estate", (estate,), (), naive_utc(as_of), limit)
 
 
 def region_rates(
-    conn: Connection, store: RegistryStore, regions: RegionTree, code: str, *, as_of: datetime | None = None
+    conn: Connection,
+    store: RegistryStore,
+    regions: RegionTree,
+    code: str,
+    *,
+    as_of: datetime | None = None,
+    limit: int | None = None,
 ) -> RegistryRates:
     """Rates of every estate at or under a node (a community, a street…), added up; org units registered
-    to a community without an estate count there too."""
+    to a community without an estate count there too. `limit` as in `estate_rates`."""
     estates = estates_under(conn, store, regions, code)
     nodes = tuple(sorted(regions.descendants([code])))
-    return _rates(conn, store, code, "region", estates, nodes, naive_utc(as_of))
+    return _rates(conn, store, code, "region", estates, nodes, naive_utc(as_of), limit)
 
 
 def _rates(
@@ -172,56 +244,105 @@ def _rates(
     estates: tuple[str, ...],
     communities: tuple[str, ...],
     as_of: datetime | None,
+    limit: int | None,
 ) -> RegistryRates:
-    t = store.tables
-    doors: dict[str, list[Entry]] = {}
-    label_of = {"gate": "name", "building": "name", "unit": "name", "house": "address"}
-    houses: list[tuple[Entry, datetime | None]] = []
-    for kind in DOOR_KINDS:
-        table = t[kind]
-        rows = conn.execute(
-            select(table.c.id, table.c.estate, table.c[label_of[kind]], table.c.verified_at)
-            .where(table.c.estate.in_(estates), _by(table.c.created_at, as_of))
-            .order_by(table.c.estate, table.c.id)
-        ).all()
-        doors[kind] = [Entry(kind, r[0], r[1], r[2]) for r in rows]
-        if kind == "house":
-            houses = [(Entry("house", r[0], r[1], r[2]), r[3]) for r in rows]
-
-    plate = t["doorplate"]
-    not_revoked: ColumnElement[bool] = plate.c.revoked_at.is_(None)
-    if as_of is not None:
-        not_revoked = or_(not_revoked, plate.c.revoked_at > as_of)
-    plated = {
-        (k, i)
-        for k, i in conn.execute(
-            select(plate.c.target_kind, plate.c.target_id).where(
-                plate.c.estate.in_(estates), not_revoked, _by(plate.c.issued_at, as_of)
-            )
-        )
-    }
-    by_kind = {
-        kind: Rate(sum(1 for e in entries if (kind, e.id) in plated), len(entries))
-        for kind, entries in doors.items()
-    }
-    missing = tuple(e for kind in DOOR_KINDS for e in doors[kind] if (kind, e.id) not in plated)
-
-    population, unverified_people = _population(conn, store, estates, as_of)
-    org_units, unverified_units = _org_units(conn, t["org_unit"], estates, communities, as_of)
+    doors, missing = _doors(conn, store, estates, as_of, limit)
+    population, unverified_people = _population(conn, store, estates, as_of, limit)
+    houses, unverified_houses = _houses(conn, store.table("house"), estates, as_of, limit)
+    org_units, unverified_units = _org_units(
+        conn, store.table("org_unit"), estates, communities, as_of, limit
+    )
     return RegistryRates(
         scope=scope,
         level=level,
         estates=estates,
         as_of=as_of,
-        doors=by_kind,
+        doors=doors,
         doors_without_plate=missing,
         population=population,
         unverified_people=unverified_people,
-        houses=Rate(sum(1 for _, v in houses if _verified(v, as_of)), len(houses)),
-        unverified_houses=tuple(e for e, v in houses if not _verified(v, as_of)),
+        houses=houses,
+        unverified_houses=unverified_houses,
         org_units=org_units,
         unverified_org_units=unverified_units,
     )
+
+
+_LABEL = {"gate": "name", "building": "name", "unit": "name", "house": "address"}
+
+
+def _doors(
+    conn: Connection,
+    store: RegistryStore,
+    estates: tuple[str, ...],
+    as_of: datetime | None,
+    limit: int | None,
+) -> tuple[dict[str, Rate], tuple[Entry, ...]]:
+    """Doors per kind and those with an active plate (one query), and the doors without one."""
+    plate = store.table("doorplate")
+    not_revoked: ColumnElement[bool] = plate.c.revoked_at.is_(None)
+    if as_of is not None:
+        not_revoked = or_(not_revoked, plate.c.revoked_at > as_of)
+
+    def plated(kind: str) -> Select[Any]:
+        # Uncorrelated, so both databases build the set of plated ids once, not once per door.
+        return select(plate.c.target_id).where(
+            plate.c.target_kind == kind,
+            plate.c.estate.in_(estates),
+            not_revoked,
+            _by(plate.c.issued_at, as_of),
+        )
+
+    counts = union_all(
+        *(
+            select(
+                literal(i).label("kind"),
+                func.count().label("doors"),
+                _count_if(store.table(kind).c.id.in_(plated(kind))).label("plated"),
+            ).where(store.table(kind).c.estate.in_(estates), _by(store.table(kind).c.created_at, as_of))
+            for i, kind in enumerate(DOOR_KINDS)
+        )
+    )
+    found = {int(r.kind): Rate(int(r.plated), int(r.doors)) for r in conn.execute(counts)}
+    rates = {kind: found.get(i, Rate(0, 0)) for i, kind in enumerate(DOOR_KINDS)}
+
+    missing: list[Entry] = []
+    for kind in DOOR_KINDS:
+        left = None if limit is None else limit - len(missing)
+        rate = rates[kind]
+        if rate.numerator == rate.denominator or left == 0:
+            continue
+        table = store.table(kind)
+        rows = _listed(
+            conn,
+            select(table.c.id, table.c.estate, table.c[_LABEL[kind]])
+            .where(
+                table.c.estate.in_(estates),
+                _by(table.c.created_at, as_of),
+                table.c.id.not_in(plated(kind)),
+            )
+            .order_by(table.c.estate, table.c.id),
+            left,
+        )
+        missing.extend(Entry(kind, r[0], r[1], r[2]) for r in rows)
+    return rates, tuple(missing)
+
+
+def _houses(
+    conn: Connection, house: Table, estates: Collection[str], as_of: datetime | None, limit: int | None
+) -> tuple[Rate, tuple[Entry, ...]]:
+    where = and_(house.c.estate.in_(estates), _by(house.c.created_at, as_of))
+    total, verified = conn.execute(
+        select(func.count(), _count_if(_verified_sql(house.c.verified_at, as_of))).where(where)
+    ).one()
+    rows = _listed(
+        conn,
+        select(house.c.id, house.c.estate, house.c.address)
+        .where(where, _unverified_sql(house.c.verified_at, as_of))
+        .order_by(house.c.estate, house.c.id),
+        limit if verified < total else 0,
+    )
+    return Rate(int(verified), int(total)), tuple(Entry("house", r[0], r[1], r[2]) for r in rows)
 
 
 @dataclass(frozen=True)
@@ -234,31 +355,60 @@ class InForce:
     category: str
 
 
-def residences_in_force(
-    conn: Connection, store: RegistryStore, estates: Collection[str], as_of: datetime | None = None
-) -> list[InForce]:
-    """Residences in force (at `as_of`: active then, or ended after it) in the estates.
-
-    A residence belongs to an estate by its own estate column or by its house's."""
+def _in_force(store: RegistryStore, estates: Collection[str], as_of: datetime | None) -> ColumnElement[bool]:
+    """Residences in force at `as_of` in the estates: active then, or ended after it. A residence belongs
+    to an estate by its own estate column or by its house's."""
     res, house = store.table("residence"), store.table("house")
     in_estates = or_(
         res.c.estate.in_(estates),
         res.c.house_id.in_(select(house.c.id).where(house.c.estate.in_(estates))),
     )
     if as_of is None:
-        in_force: ColumnElement[bool] = res.c.status == "active"
-    else:
-        ended_after = and_(
-            res.c.status == "ended",
-            or_(res.c.moved_out > as_of, and_(res.c.moved_out.is_(None), res.c.decided_at > as_of)),
-        )
-        in_force = and_(res.c.created_at <= as_of, or_(res.c.status == "active", ended_after))
-    rows = conn.execute(
-        select(res.c.person_id, res.c.house_id, res.c.estate, house.c.estate, res.c.category)
-        .select_from(res.outerjoin(house, house.c.id == res.c.house_id))
-        .where(in_estates, in_force)
-        .order_by(res.c.person_id, res.c.id)
+        return and_(in_estates, res.c.status == "active")
+    ended_after = and_(
+        res.c.status == "ended",
+        or_(res.c.moved_out > as_of, and_(res.c.moved_out.is_(None), res.c.decided_at > as_of)),
     )
+    return and_(in_estates, res.c.created_at <= as_of, or_(res.c.status == "active", ended_after))
+
+
+def _materialized(conn: Connection, cte: CTE) -> CTE:
+    """Left to itself, SQLite orders residences by person through the (person_id, _bi_address) index,
+    fetching each row from the table in that order: several times slower than scanning the table and
+    sorting what it found, which a materialized CTE makes it do. PostgreSQL plans this well as it is."""
+    version = conn.dialect.server_version_info or ()
+    if conn.dialect.name == "sqlite" and version >= (3, 35):
+        return cte.prefix_with("MATERIALIZED")
+    return cte
+
+
+def residences_in_force(
+    conn: Connection, store: RegistryStore, estates: Collection[str], as_of: datetime | None = None
+) -> list[InForce]:
+    """Residences in force (at `as_of`: active then, or ended after it) in the estates, by person and
+    residence id. A residence belongs to an estate by its own estate column or by its house's.
+
+    To count people or houses, count in SQL (as `_population` does) rather than through this list."""
+    res, house = store.table("residence"), store.table("house")
+    found = _materialized(
+        conn,
+        select(
+            res.c.person_id,
+            res.c.id,
+            res.c.house_id,
+            res.c.estate,
+            house.c.estate.label("house_estate"),
+            res.c.category,
+        )
+        .select_from(res.outerjoin(house, house.c.id == res.c.house_id))
+        .where(_in_force(store, estates, as_of))
+        .cte("in_force"),
+    )
+    rows = conn.execute(
+        select(
+            found.c.person_id, found.c.house_id, found.c.estate, found.c.house_estate, found.c.category
+        ).order_by(found.c.person_id, found.c.id)
+    ).all()  # fetchall: iterating the result fetches row by row, several times slower
     return [
         InForce(person, house_id, via_house or own, category)
         for person, house_id, own, via_house, category in rows
@@ -266,23 +416,51 @@ def residences_in_force(
 
 
 def _population(
-    conn: Connection, store: RegistryStore, estates: Collection[str], as_of: datetime | None
+    conn: Connection,
+    store: RegistryStore,
+    estates: Collection[str],
+    as_of: datetime | None,
+    limit: int | None,
 ) -> tuple[Rate, tuple[Entry, ...]]:
-    people: dict[str, str | None] = {}
-    for r in residences_in_force(conn, store, estates, as_of):
-        people.setdefault(r.person_id, r.estate)
-    person = store.table("person")
-    verified: dict[str, datetime | None] = {}
-    for part in _chunks(people):
-        verified.update(
-            conn.execute(select(person.c.id, person.c.verified_at).where(person.c.id.in_(part))).all()
+    """People with a residence in force in the estates, each once, and those whose person row is not
+    verified (or missing), listed by person id with the estate of their first residence by id."""
+    res, house, person = store.table("residence"), store.table("house"), store.table("person")
+    where = _in_force(store, estates, as_of)
+    with_person = res.outerjoin(person, person.c.id == res.c.person_id)
+    people, verified = conn.execute(
+        select(
+            func.count(res.c.person_id.distinct()),
+            # A person's verification is one value, so every residence of theirs agrees on it.
+            func.count(case((_verified_sql(person.c.verified_at, as_of), res.c.person_id)).distinct()),
         )
-    unverified = tuple(
-        Entry("person", pid, people[pid], None)
-        for pid in sorted(people)
-        if not _verified(verified.get(pid), as_of)
+        .select_from(with_person)
+        .where(where)
+    ).one()
+    rate = Rate(int(verified), int(people))
+    if verified == people or limit == 0:
+        return rate, ()
+    # Every residence of an unverified person passes this filter, so the window below sees them all.
+    unverified = _materialized(
+        conn,
+        select(res.c.person_id, res.c.id, res.c.house_id, res.c.estate)
+        .select_from(with_person)
+        .where(where, _unverified_sql(person.c.verified_at, as_of))
+        .cte("unverified"),
     )
-    return Rate(len(people) - len(unverified), len(people)), unverified
+    first = select(
+        unverified,
+        func.row_number().over(partition_by=unverified.c.person_id, order_by=unverified.c.id).label("nth"),
+    ).subquery("first")
+    rows = _listed(
+        conn,
+        # `residences_in_force` gives a residence its house's estate, else its own (`via_house or own`).
+        select(first.c.person_id, func.coalesce(func.nullif(house.c.estate, ""), first.c.estate))
+        .select_from(first.outerjoin(house, house.c.id == first.c.house_id))
+        .where(first.c.nth == 1)
+        .order_by(_codepoint(conn, first.c.person_id)),
+        limit,
+    )
+    return rate, tuple(Entry("person", r[0], r[1], None) for r in rows)
 
 
 def _org_units(
@@ -291,18 +469,22 @@ def _org_units(
     estates: Collection[str],
     communities: Collection[str],
     as_of: datetime | None,
+    limit: int | None,
 ) -> tuple[Rate, tuple[Entry, ...]]:
-    where: ColumnElement[bool] = org.c.estate.in_(estates)
+    in_scope: ColumnElement[bool] = org.c.estate.in_(estates)
     if communities:
-        where = or_(where, and_(org.c.estate.is_(None), org.c.community.in_(communities)))
-    rows = conn.execute(
-        select(org.c.id, org.c.estate, org.c.community, org.c.name, org.c.verified_at)
-        .where(where, _by(org.c.created_at, as_of))
-        .order_by(org.c.id)
-    ).all()
-    unverified = tuple(
-        Entry("org_unit", r.id, r.estate or r.community, r.name)
-        for r in rows
-        if not _verified(r.verified_at, as_of)
+        in_scope = or_(in_scope, and_(org.c.estate.is_(None), org.c.community.in_(communities)))
+    where = and_(in_scope, _by(org.c.created_at, as_of))
+    total, verified = conn.execute(
+        select(func.count(), _count_if(_verified_sql(org.c.verified_at, as_of))).where(where)
+    ).one()
+    rows = _listed(
+        conn,
+        select(org.c.id, org.c.estate, org.c.community, org.c.name)
+        .where(where, _unverified_sql(org.c.verified_at, as_of))
+        .order_by(org.c.id),
+        limit if verified < total else 0,
     )
-    return Rate(len(rows) - len(unverified), len(rows)), unverified
+    return Rate(int(verified), int(total)), tuple(
+        Entry("org_unit", r.id, r.estate or r.community, r.name) for r in rows
+    )
