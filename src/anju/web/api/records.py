@@ -210,8 +210,7 @@ def _event_window(
             422,
             "event_window_reversed",
             f"event_from={start} 晚于 event_to={end}：开始时间应不晚于结束时间",
-            f"event_from={start} is after event_to={end}: the start must not be "
-            "after the end",
+            f"event_from={start} is after event_to={end}: the start must not be after the end",
             field="event_from",
             value=str(start),
         )
