@@ -22,16 +22,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, func, select, true
 
 from anju.evaluation.evidence import Evidence, ProviderRegistry, SourceKind, default_registry
 from anju.registry.rates import (
     DOOR_KIND_ZH,
     RegistryRates,
+    _in_force,
     estate_rates,
     estates_under,
     region_rates,
-    residences_in_force,
 )
 from anju.services import Services
 
@@ -51,8 +51,13 @@ _REFERENCES = 200  # at most this many references per fact: enough to act on, sh
 _ELDERLY = 60
 
 
-def _age(born: date, on: date) -> int:
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+def _born_by(on: date, years: int) -> date:
+    """The last birth date of someone `years` old or more on `on`: their birthday that many years back,
+    or 28 February when `on` is a 29 February the earlier year lacks (born 1 March, not yet)."""
+    try:
+        return on.replace(year=on.year - years)
+    except ValueError:
+        return date(on.year - years, 2, 28)
 
 
 class RegistryEvidence:
@@ -78,10 +83,13 @@ class RegistryEvidence:
             estates = estates_under(conn, svc.registry, svc.regions, community_code)
             if not estates:
                 return {}
+            # The facts cite at most _REFERENCES doors; the counts stay whole whatever the limit.
             if estates == (community_code,):
-                rates = estate_rates(conn, svc.registry, community_code, as_of=cutoff)
+                rates = estate_rates(conn, svc.registry, community_code, as_of=cutoff, limit=_REFERENCES)
             else:
-                rates = region_rates(conn, svc.registry, svc.regions, community_code, as_of=cutoff)
+                rates = region_rates(
+                    conn, svc.registry, svc.regions, community_code, as_of=cutoff, limit=_REFERENCES
+                )
             out: dict[str, Evidence] = {}
             out.update(self._doors(rates))
             if rates.level == "region":
@@ -104,6 +112,7 @@ class RegistryEvidence:
             f"{DOOR_KIND_ZH[k]} {r.numerator}/{r.denominator}" for k, r in rates.doors.items()
         )
         missing = tuple(f"{e.kind}:{e.id}" for e in rates.doors_without_plate[:_REFERENCES])
+        unplated = total.denominator - total.numerator  # the list holds only the first _REFERENCES
         return {
             "WH.doors": Evidence(
                 total.denominator,
@@ -114,7 +123,7 @@ class RegistryEvidence:
                 total.numerator,
                 SourceKind.records,
                 f"其中有有效二维码门牌的门数（{per_kind}）；引用为尚无门牌的门 / doors with an active QR "
-                f"doorplate; the references are the {len(rates.doors_without_plate)} doors still without one",
+                f"doorplate; the references are the {unplated} doors still without one",
                 missing,
             ),
         }
@@ -122,36 +131,54 @@ class RegistryEvidence:
     def _people(
         self, conn: Connection, estates: tuple[str, ...], cutoff: datetime, as_of: date
     ) -> dict[str, Evidence]:
-        svc = self.services
-        in_force = residences_in_force(conn, svc.registry, estates, cutoff)
-        if not in_force:
+        store = self.services.registry
+        res, person = store.table("residence"), store.table("person")
+        in_force = _in_force(store, estates, cutoff)
+        resident = res.c.category == "resident"
+        born = person.c.birth_date
+        # Counted by the database in one statement: a community holds tens of thousands of people, and
+        # fetching their residences and birth dates to count them in Python cost most of a scorecard.
+        counts = (
+            select(
+                func.count().label("residences"),
+                func.count(case((res.c.house_id != "", res.c.house_id)).distinct()).label("households"),
+                func.count(case((resident, res.c.person_id)).distinct()).label("residents"),
+            )
+            .where(in_force)
+            .subquery("counts")
+        )
+        # Each resident's person row once (IN, not a join per residence, so a person living in several
+        # houses is looked up once); residents without one leave `dated` short of `residents`.
+        ages = (
+            select(
+                func.count(born).label("dated"),
+                func.count(case((born <= _born_by(as_of, _ELDERLY), 1))).label("elderly"),
+            )
+            .where(person.c.id.in_(select(res.c.person_id).where(in_force, resident)))
+            .subquery("ages")
+        )
+        residences, households, residents, dated, elderly = conn.execute(
+            select(counts, ages).select_from(counts.join(ages, true()))
+        ).one()
+        if not residences:
             return {}
-        households = {r.house_id for r in in_force if r.house_id}
-        residents = sorted({r.person_id for r in in_force if r.category == "resident"})
         out = {
             "SD.households": Evidence(
-                len(households),
+                int(households),
                 SourceKind.records,
                 "有在住登记的房屋数（户）/ houses with at least one residence in force",
             ),
             "SD.residents": Evidence(
-                len(residents),
+                int(residents),
                 SourceKind.records,
                 "常住人口登记人数（居住类别为常住）/ people registered as permanent residents",
             ),
         }
-        person = svc.registry.table("person")
-        births: dict[str, date | None] = {}
-        for i in range(0, len(residents), 500):
-            part = residents[i : i + 500]
-            births.update(
-                conn.execute(select(person.c.id, person.c.birth_date).where(person.c.id.in_(part))).all()
-            )
-        known = [b for b in (births.get(p) for p in residents) if b is not None]
-        if residents and len(known) == len(residents):
-            elderly = sum(1 for b in known if _age(b, as_of) >= _ELDERLY)
+        # Only when every resident's age is known (a missing person row counts as unknown): a count
+        # over some of them would understate the fact.
+        if residents and dated == residents:
             out["SD.residents_60_plus"] = Evidence(
-                elderly,
+                int(elderly),
                 SourceKind.records,
                 f"常住人口中截至 {as_of.isoformat()} 年满 60 周岁的人数 / permanent residents aged 60 or over",
             )

@@ -912,7 +912,7 @@ async def estate_rates_view(
     def fetch() -> dict[str, Any]:
         with svc.db.engine.connect() as conn:
             _visible_estate(conn, access, estate)
-            return estate_rates(conn, svc.registry, estate).to_dict(limit)
+            return estate_rates(conn, svc.registry, estate, limit=limit).to_dict(limit)
 
     return await _run(fetch)
 
@@ -933,7 +933,7 @@ async def community_rates_view(
             # Rates of a community add up all its estates: a caller covering only some does not get them.
             if not access.covers(community) or not _region_exists(conn, svc, community):
                 raise not_found("社区", "community", community, "community")
-            return region_rates(conn, svc.registry, svc.regions, community).to_dict(limit)
+            return region_rates(conn, svc.registry, svc.regions, community, limit=limit).to_dict(limit)
 
     return await _run(fetch)
 
