@@ -169,7 +169,8 @@ def test_qr_generate_and_revoke(services: Services, settings: Settings, tmp_path
     assert _files(out) == files
 
     house = next(p for p in Doorplates(services).plates(fx.ESTATE) if p.label == fx.ADDRESS_102)
-    revoked = runner.invoke(app, ["qr", "revoke", house.doorplate.id, "--reason", "住户搬离"], env=env)
+    # A doorplate ID may begin with "-": it goes after "--".
+    revoked = runner.invoke(app, ["qr", "revoke", "--reason", "住户搬离", "--", house.doorplate.id], env=env)
     assert revoked.exit_code == 0, revoked.output
     assert "revoked" in revoked.output
     third = runner.invoke(app, [*args[:-1]], env=env)

@@ -188,7 +188,9 @@ def revoke(
     doorplate_id: Annotated[str, typer.Argument(help="the doorplate's ID (printed under its code)")],
     reason: Annotated[str, typer.Option("--reason", help="why 撤销原因")],
 ) -> None:
-    """Revoke a doorplate: its printed code stops working. `anju qr reissue` makes a new one."""
+    """Revoke a doorplate: its printed code stops working. `anju qr reissue` makes a new one.
+
+    An ID may begin with "-": put it after `--` (anju qr revoke --reason … -- ID)."""
     svc = _services()
     try:
         plate, changed = Doorplates(svc).revoke(doorplate_id, reason=reason, actor=actor())
