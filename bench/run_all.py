@@ -1,15 +1,15 @@
 """Every benchmark, sized so that `make bench` finishes in under 15 minutes on the 2-core machine.
 
-* file import (the real `anju ingest` CLI) of 300,000 access_swipe records, SQLite and PostgreSQL,
+* file import (the real `anju ingest` CLI) of 100,000 access_swipe records, SQLite and PostgreSQL,
   each against the raw storage limit of the same rows (executemany / COPY);
-* HTTP batch ingest, one client, 1,000 records per request, 100,000 records, SQLite and PostgreSQL;
+* HTTP batch ingest, one client, 1,000 records per request, 50,000 records, SQLite and PostgreSQL;
 * MQTT ingestion with the rules on (bench/mqtt_ingest.py --quick phases: 15 s sustained, light-load and
   5,000 rec/s latency, a 5 s burst) against a bare subscriber draining the same broker;
 * CRITIC-TOPSIS over 10,000 communities x 32 indicators;
 * registry queries on 10,000,000 stored records and 1,000,000 alarms (ID-number search through the
   blind index, the alarm list's first page) against their raw SQL;
 * one community's full scorecard on a 1,000,000-record database;
-* a cProfile of Pipeline.ingest on 50,000 records (SQLite): where the time goes.
+* a cProfile of Pipeline.ingest on 20,000 records (SQLite): where the time goes.
 
 The two large databases are built once and cached under ./anju-data/bench/ (the registry one is about
 16 GB and takes several minutes to build: a first run takes longer than later ones). Writes
@@ -159,8 +159,8 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
-    parser.add_argument("--file-records", type=int, default=None, help="default 300,000 (quick: 20,000)")
-    parser.add_argument("--http-records", type=int, default=None, help="default 100,000 (quick: 10,000)")
+    parser.add_argument("--file-records", type=int, default=None, help="default 100,000 (quick: 20,000)")
+    parser.add_argument("--http-records", type=int, default=None, help="default 50,000 (quick: 10,000)")
     parser.add_argument("--registry-records", type=int, default=None, help="default 10 M (quick: 100,000)")
     parser.add_argument("--scorecard-records", type=int, default=None, help="default 1 M (quick: 50,000)")
     parser.add_argument("--db", action="append", choices=("sqlite", "postgresql"), default=None)
@@ -178,8 +178,8 @@ def main(argv: list[str] | None = None) -> None:
         "--merge", action="store_true", help="keep the other results already in --out (re-run a part)"
     )
     args = parser.parse_args(argv)
-    file_records = args.file_records or (20_000 if args.quick else 300_000)
-    http_records = args.http_records or (10_000 if args.quick else 100_000)
+    file_records = args.file_records or (20_000 if args.quick else 100_000)
+    http_records = args.http_records or (10_000 if args.quick else 50_000)
     registry_records = args.registry_records or (100_000 if args.quick else 10_000_000)
     scorecard_records = args.scorecard_records or (50_000 if args.quick else 1_000_000)
     dbs = args.db or ["sqlite", "postgresql"]
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
             ("scorecard", lambda: evaluation_scorecard.run(scorecard_records, 5 if not args.quick else 1, 7))
         )
     if "profile" not in args.skip:
-        steps.append(("profile", lambda: profile_ingest.profile(50_000, 15, "sqlite")))
+        steps.append(("profile", lambda: profile_ingest.profile(20_000, 15, "sqlite")))
     for kind, step in steps:
         result = step()
         results.append(result)

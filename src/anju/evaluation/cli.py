@@ -80,11 +80,12 @@ class FormatChoice(StrEnum):
 
 
 def registry(*, platform: bool = False) -> ProviderRegistry:
-    """The providers the CLI consults (the process-wide registry; tests may register into it).
+    """The providers the CLI consults: those of the process-wide registry (tests may register into it),
+    copied, so that what one command installs does not outlive it.
 
     With `platform` (communities named by --community), the platform's own providers are installed over
     its database, when there is one: evaluating from an input file alone never creates a database."""
-    providers = default_registry()
+    providers = ProviderRegistry(default_registry().providers)
     if platform:
         _install_platform_providers(providers)
     return providers
