@@ -8,22 +8,22 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from anju.config import Settings
 from anju.emergency import plans, shelters, supplies
 from anju.emergency.catalog import EmergencyError
+from anju.emergency.cli_common import JsonOpt, out
+from anju.emergency.cli_common import checked as _checked
+from anju.emergency.cli_common import services as _services
 from anju.security.admin_cli import AdminError, actor
-from anju.services import Services, open_services
+from anju.services import Services
 
 emergency_app = typer.Typer(
     help="应急管理：预案、演练、物资、避难场所、预警 / emergency plans, drills, supplies, shelters, warnings",
@@ -37,26 +37,6 @@ emergency_app.add_typer(plans_app, name="plans")
 emergency_app.add_typer(drills_app, name="drills")
 emergency_app.add_typer(supplies_app, name="supplies")
 emergency_app.add_typer(shelters_app, name="shelters")
-
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-T = TypeVar("T")
-JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
-
-
-@contextmanager
-def _services() -> Iterator[Services]:
-    svc = open_services(Settings.from_env())
-    try:
-        yield svc
-    finally:
-        svc.close()
-
-
-def _checked(call: Callable[[], T]) -> T:
-    try:
-        return call()
-    except EmergencyError as exc:
-        raise AdminError(f"{exc.en} · {exc.zh}") from None
 
 
 def _print_json(data: Any) -> None:

@@ -8,23 +8,20 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from anju.alarms.duty import LEVELS
-from anju.config import Settings
 from anju.emergency import incidents, responders, risk, warning_ops
-from anju.emergency.catalog import EmergencyError
+from anju.emergency.cli_common import JsonOpt, out
+from anju.emergency.cli_common import checked as _checked
+from anju.emergency.cli_common import services as _services
 from anju.emergency.duty_coverage import coverage_gaps
 from anju.security.admin_cli import AdminError, actor
-from anju.services import Services, open_services
 
 ops_app = typer.Typer(
     help="应急处置：值班覆盖、风险地图、资源、事件、预警 / duty coverage, risk map, resources, incidents, warnings",
@@ -32,26 +29,6 @@ ops_app = typer.Typer(
 )
 warnings_app = typer.Typer(help="预警（CAP 1.2） / warnings (CAP 1.2)", no_args_is_help=True)
 ops_app.add_typer(warnings_app, name="warnings")
-
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-T = TypeVar("T")
-JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
-
-
-@contextmanager
-def _services() -> Iterator[Services]:
-    svc = open_services(Settings.from_env())
-    try:
-        yield svc
-    finally:
-        svc.close()
-
-
-def _checked(call: Callable[[], T]) -> T:
-    try:
-        return call()
-    except EmergencyError as exc:
-        raise AdminError(f"{exc.en} · {exc.zh}") from None
 
 
 def _json(value: Any) -> None:

@@ -11,11 +11,10 @@ warnings) share the prefix and live in web/api/emergency_ops.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -23,65 +22,16 @@ from sqlalchemy import select
 from anju.emergency import plans, shelters, supplies
 from anju.emergency.catalog import EmergencyError
 from anju.services import Services
+from anju.web.api.emergency_common import CODE, MAX_ID, Code, Id
+from anju.web.api.emergency_common import estates as _estates
+from anju.web.api.emergency_common import in_scope as _in_scope
+from anju.web.api.emergency_common import invalid as _invalid
+from anju.web.api.emergency_common import regions as _regions
+from anju.web.api.emergency_common import run as _run
+from anju.web.api.emergency_common import target as _target
 from anju.web.auth import Access, not_found, public, require, scope_denied
-from anju.web.errors import ApiError
 
 router = APIRouter(prefix="/api/v1/emergency", tags=["emergency"])
-CODE = r"^[A-Za-z0-9_\-]{1,40}$"
-MAX_ID = 2**31 - 1
-Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-Code = Annotated[str, Path(pattern=CODE)]
-T = TypeVar("T")
-_CONFLICTS = {"plan_exists", "not_published"}
-
-
-def _invalid(exc: EmergencyError) -> ApiError:
-    status = 409 if exc.code in _CONFLICTS else 422
-    return ApiError(status, f"emergency_{exc.code}", exc.zh, exc.en, field=exc.field, value=exc.value)
-
-
-async def _run(call: Callable[[], T]) -> T:
-    """Run a module call off the event loop; its refusals become 422 (409 for conflicts) answers."""
-    try:
-        return await run_in_threadpool(call)
-    except EmergencyError as exc:
-        raise _invalid(exc) from None
-
-
-async def _in_scope(
-    access: Access, lookup: Callable[[], str | None], kind: tuple[str, str], key: Any, field: str
-) -> str:
-    """The region of an object named in the path, or 404 when it does not exist or lies outside."""
-    region = await run_in_threadpool(lookup)
-    if region is None or not access.covers(region):
-        raise not_found(kind[0], kind[1], key, field)
-    return region
-
-
-def _target(access: Access, field: str, value: str) -> None:
-    if not access.covers(value):
-        raise scope_denied(field, value)
-
-
-def _estates(svc: Services, access: Access, estate: str | None) -> list[str]:
-    """The estates a list covers: one named (403 outside the caller's scope), else all in scope."""
-    if estate is not None:
-        _target(access, "estate", estate)
-        return [estate]
-    if access.estates is not None:
-        return sorted(access.estates)
-    region = svc.db.table("region")
-    with svc.db.engine.connect() as conn:
-        return [
-            str(c) for c in conn.execute(select(region.c.code).where(region.c.level == "estate")).scalars()
-        ]
-
-
-def _regions(access: Access, region: str | None) -> list[str] | None:
-    if region is not None:
-        _target(access, "region", region)
-        return sorted(access.services.regions.descendants([region]))
-    return None if access.estates is None else sorted(access.estates)
 
 
 def _known_region(svc: Services, code: str) -> bool:

@@ -8,88 +8,30 @@ an estate's staff see the resources of their estates and of the nodes above them
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from anju.alarms.duty import LEVELS
 from anju.emergency import dispatch, incidents, responders, risk, warning_ops
-from anju.emergency.catalog import EmergencyError
 from anju.emergency.duty_coverage import coverage_gaps
-from anju.services import Services
-from anju.web.auth import Access, not_found, require, scope_denied
+from anju.web.api.emergency_common import CODE, MAX_ID, Id
+from anju.web.api.emergency_common import estates as _estates
+from anju.web.api.emergency_common import in_scope as _visible
+from anju.web.api.emergency_common import regions as _regions
+from anju.web.api.emergency_common import run as _run
+from anju.web.api.emergency_common import target as _target
+from anju.web.auth import Access, not_found, require
 from anju.web.errors import ApiError
 
 router = APIRouter(prefix="/api/v1/emergency", tags=["emergency"])
-CODE = r"^[A-Za-z0-9_\-]{1,40}$"
 WARNING_ID = r"^[A-Za-z0-9_.:@\-]{1,120}$"
-MAX_ID = 2**31 - 1
-Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 WarningId = Annotated[str, Path(pattern=WARNING_ID)]
-T = TypeVar("T")
-_CONFLICTS = {
-    "incident_closed",
-    "already_acknowledged",
-    "already_arrived",
-    "alarm_closed",
-    "resource_unavailable",
-    "warning_exists",
-    "warning_superseded",
-    "warning_cancelled",
-}
 MAX_CAP_BYTES = 1_000_000
-
-
-def _invalid(exc: EmergencyError) -> ApiError:
-    status = 409 if exc.code in _CONFLICTS else 422
-    return ApiError(status, f"emergency_{exc.code}", exc.zh, exc.en, field=exc.field, value=exc.value)
-
-
-async def _run(call: Callable[[], T]) -> T:
-    try:
-        return await run_in_threadpool(call)
-    except EmergencyError as exc:
-        raise _invalid(exc) from None
-
-
-async def _visible(
-    access: Access, lookup: Callable[[], str | None], what: tuple[str, str], key: Any, field: str
-) -> str:
-    region = await run_in_threadpool(lookup)
-    if region is None or not access.covers(region):
-        raise not_found(what[0], what[1], key, field)
-    return region
-
-
-def _target(access: Access, field: str, value: str) -> None:
-    if not access.covers(value):
-        raise scope_denied(field, value)
-
-
-def _estates(svc: Services, access: Access, estate: str | None) -> list[str]:
-    if estate is not None:
-        _target(access, "estate", estate)
-        return [estate]
-    if access.estates is not None:
-        return sorted(access.estates)
-    region = svc.db.table("region")
-    with svc.db.engine.connect() as conn:
-        return [
-            str(c) for c in conn.execute(select(region.c.code).where(region.c.level == "estate")).scalars()
-        ]
-
-
-def _regions(access: Access, region: str | None) -> list[str] | None:
-    if region is not None:
-        _target(access, "region", region)
-        return sorted(access.services.regions.descendants([region]))
-    return None if access.estates is None else sorted(access.estates)
 
 
 def _resource_visible(access: Access, region: str | None) -> bool:
