@@ -7,7 +7,7 @@ the checks are the emergency module's (`text`, `whole`, `instant`, `day`), which
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from anju.emergency.catalog import EmergencyError, Entry, day, instant, text, whole
+from anju.evaluation.evidence import twelve_months
 from anju.registry import catalog as registry_catalog
 
 if TYPE_CHECKING:
@@ -164,16 +165,7 @@ def now(svc: Services) -> datetime:
 
 def window(svc: Services, as_of: date) -> tuple[datetime, datetime]:
     """The twelve months that end with `as_of` (local days), as naive-UTC bounds [start, end)."""
-    tz = svc.settings.timezone
-    end_day = as_of + timedelta(days=1)
-    start_day = (
-        end_day.replace(year=end_day.year - 1)
-        if (end_day.month, end_day.day) != (2, 29)
-        else end_day - timedelta(days=365)
-    )
-    end = datetime.combine(end_day, time(0), tz).astimezone(UTC).replace(tzinfo=None)
-    start = datetime.combine(start_day, time(0), tz).astimezone(UTC).replace(tzinfo=None)
-    return start, end
+    return twelve_months(as_of, svc.settings.timezone)
 
 
 def optional_instant(field: str, value: Any) -> datetime | None:

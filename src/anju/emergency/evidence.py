@@ -33,14 +33,14 @@ cannot tell "none" from "not entered", and an attestation may then speak for it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select
 
 from anju.emergency.catalog import EmergencyError, catalog
 from anju.emergency.routing import PathGraph
-from anju.evaluation.evidence import Evidence, ProviderRegistry, SourceKind, default_registry
+from anju.evaluation.evidence import Evidence, ProviderRegistry, SourceKind, default_registry, twelve_months
 
 if TYPE_CHECKING:
     from anju.services import Services
@@ -79,16 +79,7 @@ class EmergencyEvidence:
         return KEYS
 
     def _window(self, as_of: date) -> tuple[datetime, datetime]:
-        tz = self.services.settings.timezone
-        end_day = as_of + timedelta(days=1)
-        start_day = (
-            end_day.replace(year=end_day.year - 1)
-            if (end_day.month, end_day.day) != (2, 29)
-            else end_day - timedelta(days=365)
-        )
-        end = datetime.combine(end_day, time(0), tz).astimezone(UTC).replace(tzinfo=None)
-        start = datetime.combine(start_day, time(0), tz).astimezone(UTC).replace(tzinfo=None)
-        return start, end
+        return twelve_months(as_of, self.services.settings.timezone)
 
     def facts(self, community_code: str, as_of: date) -> Mapping[str, Evidence]:
         svc = self.services

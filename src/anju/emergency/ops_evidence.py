@@ -31,7 +31,7 @@ Nothing recorded leaves a fact out rather than claiming zero (an attestation may
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, select
@@ -39,7 +39,7 @@ from sqlalchemy import Connection, select
 from anju.emergency.cap import referenced_identifiers
 from anju.emergency.duty_coverage import any_level_gaps, coverage_gaps
 from anju.emergency.ops_catalog import ops_catalog
-from anju.evaluation.evidence import Evidence, SourceKind
+from anju.evaluation.evidence import Evidence, SourceKind, twelve_months
 
 if TYPE_CHECKING:
     from anju.services import Services
@@ -94,16 +94,7 @@ class EmergencyOpsEvidence:
         return KEYS
 
     def _window(self, as_of: date) -> tuple[datetime, datetime]:
-        tz = self.services.settings.timezone
-        end_day = as_of + timedelta(days=1)
-        start_day = (
-            end_day - timedelta(days=365)
-            if (end_day.month, end_day.day) == (2, 29)
-            else end_day.replace(year=end_day.year - 1)
-        )
-        end = datetime.combine(end_day, time(0), tz).astimezone(UTC).replace(tzinfo=None)
-        start = datetime.combine(start_day, time(0), tz).astimezone(UTC).replace(tzinfo=None)
-        return start, end
+        return twelve_months(as_of, self.services.settings.timezone)
 
     def facts(self, community_code: str, as_of: date) -> Mapping[str, Evidence]:
         svc = self.services

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -50,6 +50,20 @@ class Evidence:
         if self.superseded:
             out["superseded"] = [e.to_dict() for e in self.superseded]
         return out
+
+
+def twelve_months(as_of: date, tz: tzinfo) -> tuple[datetime, datetime]:
+    """The twelve months that end with the local day `as_of`, as naive-UTC bounds [start, end): the
+    period the indicators' "in the year" criteria count over (29 February looks back 365 days)."""
+    end_day = as_of + timedelta(days=1)
+    start_day = (
+        end_day.replace(year=end_day.year - 1)
+        if (end_day.month, end_day.day) != (2, 29)
+        else end_day - timedelta(days=365)
+    )
+    end = datetime.combine(end_day, time(0), tz).astimezone(UTC).replace(tzinfo=None)
+    start = datetime.combine(start_day, time(0), tz).astimezone(UTC).replace(tzinfo=None)
+    return start, end
 
 
 @runtime_checkable
