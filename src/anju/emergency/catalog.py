@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import yaml
 
@@ -27,13 +27,13 @@ class EmergencyError(ValueError):
         self.code, self.field, self.value, self.zh, self.en = code, field, shown, zh, en
 
     @classmethod
-    def bad(cls, field: str, value: Any, zh: str, en: str, code: str = "invalid") -> EmergencyError:
+    def bad(cls, field: str, value: Any, zh: str, en: str, code: str = "invalid") -> Self:
         return cls(
             code, field, value, f"{field}（{value!r}）无效：应为{zh}", f"{field}={value!r}: expected {en}"
         )
 
     @classmethod
-    def unknown(cls, field: str, value: Any, what_zh: str, what_en: str) -> EmergencyError:
+    def unknown(cls, field: str, value: Any, what_zh: str, what_en: str) -> Self:
         return cls(
             "not_found",
             field,

@@ -10,27 +10,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Self
 
 import yaml
+
+from anju.emergency.catalog import EmergencyError
 
 DATA = resources.files("anju.notices") / "data"
 
 
-class NoticeError(ValueError):
+class NoticeError(EmergencyError):
+    """The platform's bilingual field error (emergency/catalog.py), with the API status it answers with."""
+
     def __init__(self, code: str, field: str, value: Any, zh: str, en: str, status: int = 422) -> None:
-        shown = value if isinstance(value, str | int | float | bool) or value is None else repr(value)
-        super().__init__(en)
-        self.code, self.field, self.value, self.zh, self.en, self.status = code, field, shown, zh, en, status
+        super().__init__(code, field, value, zh, en)
+        self.status = status
 
     @classmethod
-    def bad(cls, field: str, value: Any, zh: str, en: str, code: str = "invalid") -> NoticeError:
-        return cls(
-            code, field, value, f"{field}（{value!r}）无效：应为{zh}", f"{field}={value!r}: expected {en}"
-        )
-
-    @classmethod
-    def unknown(cls, field: str, value: Any, what_zh: str, what_en: str) -> NoticeError:
+    def unknown(cls, field: str, value: Any, what_zh: str, what_en: str) -> Self:
         return cls(
             "not_found",
             field,
@@ -41,7 +38,7 @@ class NoticeError(ValueError):
         )
 
     @classmethod
-    def state(cls, code: str, field: str, value: Any, zh: str, en: str) -> NoticeError:
+    def state(cls, code: str, field: str, value: Any, zh: str, en: str) -> Self:
         return cls(code, field, value, zh, en, status=409)
 
 
