@@ -18,7 +18,9 @@ from sqlalchemy import func, select
 
 from anju.ingest.decode import iter_ndjson
 from anju.ingest.result import BatchResult
+from anju.security.personal import blind_column, blind_fields
 from anju.services import Services
+from anju.standard.export import iter_records
 from anju.standard.samples import Defect, mixed_records
 from anju.standard.spec import load_standard, record_type
 
@@ -40,6 +42,22 @@ def _stored_ids(svc: Services, slug: str) -> set[str]:
     table = svc.db.table(record_type(slug).table_name)
     with svc.db.engine.connect() as conn:
         return {r[0] for r in conn.execute(select(table.c.id))}
+
+
+def _blind_hits(svc: Services, slug: str) -> list[tuple[str, str]]:
+    """(record ID, blind-index column) of every stored row whose blind index matches its opened value."""
+    rtype = record_type(slug)
+    table = svc.db.table(rtype.table_name)
+    fields = blind_fields(rtype)
+    hits = []
+    with svc.db.engine.connect() as conn:
+        for row in conn.execute(select(table)).mappings():
+            opened = svc.protector.open_values(rtype, row, row["id"])
+            for f in fields:
+                value = opened[f.column]
+                if value and row[blind_column(f.column)] == svc.protector.search_key(f.personal or "", value):
+                    hits.append((row["id"], blind_column(f.column)))
+    return sorted(hits)
 
 
 def _open_entries(svc: Services, slug: str) -> list[object]:
@@ -218,11 +236,19 @@ def test_parallel_file_import_matches_single_process(tmp_path: Path, database_ur
                     with path.open("rb") as fh:
                         r = svc.pipeline.ingest_ndjson(slug, fh, source="f", workers=workers, batch_size=150)
                     entries = _open_entries(svc, slug)
+                    # Workers seal the personal fields for the committing process: what they stored opens
+                    # to the same values (and their blind indexes find it) as what one process stored.
+                    opened = sorted(
+                        orjson.dumps(rec, option=orjson.OPT_SORT_KEYS)
+                        for rec in iter_records(svc.db, svc.settings, slug, svc.protector)
+                    )
                     per_type.append(
                         (
                             (r.received, r.accepted, r.rejected, r.duplicates),
                             sorted(_stored_ids(svc, slug)),
                             sorted((e.record_id, x["field"], x["code"]) for e in entries for x in e.errors),
+                            opened,
+                            _blind_hits(svc, slug),
                         )
                     )
                 outcomes.append(per_type)
@@ -230,3 +256,4 @@ def test_parallel_file_import_matches_single_process(tmp_path: Path, database_ur
                 svc.close()
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][0][0][2] > 0  # the file really had bad records
+    assert outcomes[0][0][4]  # and sealed, blind-indexed ID numbers and phones

@@ -225,7 +225,9 @@ def ingest(
     workers: Annotated[
         int | None,
         typer.Option(
-            min=0, max=64, help="validating worker processes (default: ANJU_INGEST_WORKERS or one per core)"
+            min=0,
+            max=64,
+            help="worker processes that validate and seal (default: ANJU_INGEST_WORKERS, else none)",
         ),
     ] = None,
 ) -> None:

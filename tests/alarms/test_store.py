@@ -439,6 +439,51 @@ def test_signals_raised_together_act_as_one_by_one_in_one_transaction(svc: Servi
     assert sorted((r["originator_id"], r["count"]) for r in alarm_rows(svc)) == [("A", 1), ("Z", 2)]
 
 
+def test_a_batch_writes_its_history_and_audit_entries_in_order_and_publishes_their_ids(
+    svc: Services,
+) -> None:
+    """A batch's history rows and audit entries are written together at its end: the alarm already open
+    before the batch is read with the others, each change is published with the history row it wrote, the
+    audit chain stays whole, and the alarm's history reads as if the signals had come one by one."""
+    b = svc.alarms.raise_signal(signal(originator_id="B")).alarm_id
+    assert b is not None
+    heard: list[AlarmChange] = []
+    stop = svc.alarms.events.listen(heard.append)
+    try:
+        results = svc.alarms.raise_signals(
+            [
+                signal(originator_id="C"),
+                signal(originator_id="B", clear=True, at=T0 + timedelta(seconds=5)),
+                signal(originator_id="B", at=T0 + timedelta(seconds=10)),  # re-activates it
+                signal(originator_id="C", at=T0 + timedelta(seconds=1)),
+            ]
+        )
+    finally:
+        stop()
+    assert [r.change for r in results] == ["created", "cleared", "retriggered", "retriggered"]
+    c = results[0].alarm_id
+    assert c is not None
+    b_alarm, c_alarm = svc.alarms.get(b, events=True), svc.alarms.get(c, events=True)
+    assert b_alarm is not None and c_alarm is not None
+    assert [e.action for e in b_alarm.events] == ["raised", "cleared", "retriggered"]
+    assert [e.action for e in c_alarm.events] == ["raised"]  # a plain re-trigger only counts
+    assert not b_alarm.cleared and c_alarm.count == 2
+    pks = {(e.alarm_id, e.action): e.pk for e in [*b_alarm.events, *c_alarm.events]}
+    published = [(h.alarm_id, h.change, h.event_id) for h in heard]
+    assert sorted(published, key=str) == sorted(
+        [
+            (c, "created", pks[(c, "raised")]),
+            (b, "cleared", pks[(b, "cleared")]),
+            (b, "retriggered", pks[(b, "retriggered")]),
+            (c, "retriggered", None),
+        ],
+        key=str,
+    )
+    assert [a for a, _ in audit_actions(svc, f"alarm:{b}")] == ["alarms.raise", "alarms.clear"]
+    assert [a for a, _ in audit_actions(svc, f"alarm:{c}")] == ["alarms.raise"]
+    assert svc.audit.verify().ok
+
+
 def _change(i: int, estate: str | None = "E1") -> AlarmChange:
     return AlarmChange(i, "created", estate, T0, "t", {"id": i})
 

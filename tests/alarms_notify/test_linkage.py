@@ -152,9 +152,13 @@ def test_position_comes_from_the_originator(services: Services) -> None:
     linkage = Linkage(services, roster_for(services.settings.data_dir))
     with services.db.engine.connect() as conn:
         stored = linkage.cameras_for(
-            conn, signal(originator_kind="device", originator_id="E1-SMOKE", lon=None, lat=None)
+            conn,
+            [
+                signal(originator_kind="device", originator_id="E1-SMOKE", lon=None, lat=None),
+                signal(originator_kind="building", originator_id="E1-B3", lon=None, lat=None),
+            ],
         )
-    assert stored == smoke.cameras_json()
+    assert stored == [smoke.cameras_json(), building.cameras_json()]
 
 
 # ---- the caller of an emergency call ------------------------------------------------------------------

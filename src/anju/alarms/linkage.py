@@ -353,15 +353,27 @@ class Linkage:
             .limit(1)
         ).scalar()
 
-    def cameras_for(self, conn: Connection, signal: AlarmSignal) -> list[dict[str, Any]]:
-        """The nearest cameras of a signal as stored in alarm.cameras: the alarm store's `cameras_for`
-        hook (cameras only: the recipients are worked out when notifying)."""
-        lon, lat = signal.lon, signal.lat
-        if lon is None or lat is None:
-            pos = self.position(conn, signal.originator_kind, signal.originator_id)
-            if pos is not None:
-                lon, lat = pos
-        return [c.to_json() for c in self.cameras(conn, signal.estate, lon, lat)]
+    def cameras_for(self, conn: Connection, signals: Sequence[AlarmSignal]) -> list[list[dict[str, Any]]]:
+        """The nearest cameras of each signal as stored in alarm.cameras: the alarm store's `cameras_for`
+        hook (cameras only: the recipients are worked out when notifying). A batch's signals often share
+        an originator or an estate, so positions and camera searches are looked up once each."""
+        positions: dict[tuple[str, str], tuple[float, float] | None] = {}
+        found: dict[tuple[str | None, float | None, float | None], list[dict[str, Any]]] = {}
+        out: list[list[dict[str, Any]]] = []
+        for signal in signals:
+            lon, lat = signal.lon, signal.lat
+            if lon is None or lat is None:
+                origin = (signal.originator_kind, signal.originator_id)
+                if origin not in positions:
+                    positions[origin] = self.position(conn, *origin)
+                pos = positions[origin]
+                if pos is not None:
+                    lon, lat = pos
+            place = (signal.estate, lon, lat)
+            if place not in found:
+                found[place] = [c.to_json() for c in self.cameras(conn, signal.estate, lon, lat)]
+            out.append(found[place])
+        return out
 
     # ---- linkage of a signal or an alarm ------------------------------------------------------------
     def for_signal(self, conn: Connection, signal: AlarmSignal) -> AlarmLinkage:

@@ -21,9 +21,9 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -31,13 +31,14 @@ from typing import Any, Literal
 import yaml
 from sqlalchemy import ColumnElement, Connection, Row, Table, func, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import ReturningInsert
 
 from anju.alarms.events import AlarmChange, AlarmEvents
 from anju.alarms.model import ORIGINATOR_KINDS, AlarmSignal, severity_up
 from anju.alarms.tables import SEVERITIES
 from anju.db.database import Database
 from anju.db.engine import WRITE_OPTIONS
-from anju.security.audit import AuditLog
+from anju.security.audit import AuditDraft, AuditLog
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -478,6 +479,23 @@ def _rule_actor(signal: AlarmSignal) -> str:
 # ---- the store ------------------------------------------------------------------------------------------
 # A change to publish once its transaction has committed: alarm id, change, actor, when, history id, detail.
 _Change = tuple[int, str, str, datetime, int | None, dict[str, Any]]
+CamerasHook = Callable[[Connection, Sequence[AlarmSignal]], list[list[dict[str, Any]]]]
+_UNREAD: Any = object()
+
+
+@dataclass
+class _Writes:
+    """The history rows and audit entries of one batch of signals, written together just before commit
+    (audit entries last, as audit.py asks); a change refers to its history row by position until then."""
+
+    history: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[AuditDraft] = field(default_factory=list)
+
+    def event(self, alarm_id: int, at: datetime, actor: str, action: str, detail: dict[str, Any]) -> int:
+        self.history.append(
+            {"alarm_id": alarm_id, "at": _naive(at), "actor": actor[:80], "action": action, "detail": detail}
+        )
+        return len(self.history) - 1
 
 
 class AlarmStore:
@@ -498,10 +516,10 @@ class AlarmStore:
         self.policy = policy or default_policy()
         self.alarm: Table = db.table("alarm")
         self.event: Table = db.table("alarm_event")
-        # Linkage's hook (set by whoever wires linkage): the nearest cameras of a new alarm, looked up inside
-        # the creating transaction so that the alarm is published with them. A failure is logged and the
-        # alarm raised without cameras: linkage must never cost an alarm.
-        self.cameras_for: Callable[[Connection, AlarmSignal], list[dict[str, Any]]] | None = None
+        # Linkage's hook (set by whoever wires linkage): the nearest cameras of each new alarm of a batch of
+        # signals, looked up inside the creating transaction so that the alarm is stored and published with
+        # them. A failure is logged and the alarms raised without cameras: linkage must never cost an alarm.
+        self.cameras_for: CamerasHook | None = None
         # History rows this process wrote (noted before commit): `relay_foreign` skips them, because the
         # store published them itself. Bounded: a row older than the window is long past any relay.
         self._own: deque[int] = deque(maxlen=OWN_EVENTS_WINDOW)
@@ -575,12 +593,27 @@ class AlarmStore:
         event_id: int | None,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        alarm = self.get(alarm_id)
-        if alarm is None:  # pragma: no cover - alarms are never deleted
+        self._publish_many([(alarm_id, change, actor, at, event_id, detail or {})])
+
+    def _publish_many(self, changes: Sequence[_Change]) -> None:
+        """`_publish` for each change, in order, reading the alarms they concern with one query."""
+        if not changes:
             return
-        self.events.publish(
-            AlarmChange(alarm.id, change, alarm.estate, at, actor, self.json(alarm), event_id, detail or {})
-        )
+        ids = sorted({c[0] for c in changes})
+        alarms: dict[int, Alarm] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                query = select(self.alarm).where(self.alarm.c.id.in_(ids[start : start + 500]))
+                alarms.update((int(r.id), Alarm.from_row(r)) for r in conn.execute(query))
+        for alarm_id, change, actor, at, event_id, detail in changes:
+            alarm = alarms.get(alarm_id)
+            if alarm is None:  # pragma: no cover - alarms are never deleted
+                continue
+            self.events.publish(
+                AlarmChange(
+                    alarm.id, change, alarm.estate, at, actor, self.json(alarm), event_id, detail or {}
+                )
+            )
 
     # -- raising and clearing from the engine -------------------------------------------------------------
     def raise_signal(self, signal: AlarmSignal) -> RaiseResult:
@@ -596,31 +629,108 @@ class AlarmStore:
         """`raise_signal` for each signal, in one transaction; the changes are published after it commits.
 
         The engine hands over all the signals of one stored batch at once, so that a burst of records costs
-        one transaction for its alarms rather than one each. Rows are locked in open-key order (a stable
-        sort keeps each key's signals in their order), so that two writers never wait on each other in a
-        cycle."""
+        one transaction for its alarms rather than one each: the open alarms of all the batch's keys are
+        read (and locked) with one statement, the new alarms' cameras looked up together, and the history
+        rows and audit entries written with one statement each at the end. Rows are locked in open-key
+        order (a stable sort keeps each key's signals in their order), so that two writers never wait on
+        each other in a cycle."""
         order = sorted(range(len(signals)), key=lambda i: signals[i].open_key)
         done: dict[int, tuple[RaiseResult, _Change | None]] = {}
         with self._writing() as conn:
             now = self.now()
+            unread = self._open_rows(conn, sorted({s.open_key for s in signals}))
+            cameras = self._cameras_of_new(conn, signals, order, unread)
+            writes = _Writes()
             for i in order:
-                done[i] = self._raise_in(conn, signals[i], now)
+                row = unread.pop(signals[i].open_key, _UNREAD)
+                if row is _UNREAD:  # this batch changed the key's alarm already: read it as it is now
+                    row = self._open_row(conn, signals[i].open_key)
+                done[i] = self._raise_in(conn, signals[i], row, now, writes, cameras.get(i))
+            event_ids = self._write(conn, writes)
         # Published in the order the signals were given (the rules' order), not the locking order.
-        for i in range(len(signals)):
-            change = done[i][1]
-            if change is not None:
-                self._publish(*change)
+        changes = [done[i][1] for i in range(len(signals))]
+        self._publish_many(
+            [
+                (alarm_id, change, actor, at, None if slot is None else event_ids[slot], detail)
+                for alarm_id, change, actor, at, slot, detail in (c for c in changes if c is not None)
+            ]
+        )
         return [done[i][0] for i in range(len(signals))]
 
+    def _open_row(self, conn: Connection, open_key: str) -> Row[Any] | None:
+        t = self.alarm
+        return conn.execute(select(t).where(t.c.open_key == open_key).with_for_update()).first()
+
+    def _open_rows(self, conn: Connection, keys: Sequence[str]) -> dict[str, Row[Any] | None]:
+        """The open alarm (or None) of each key, read and locked in key order, a few hundred at a time."""
+        t = self.alarm
+        found: dict[str, Row[Any] | None] = dict.fromkeys(keys)
+        for start in range(0, len(keys), 500):
+            part = keys[start : start + 500]
+            query = select(t).where(t.c.open_key.in_(part)).order_by(t.c.open_key).with_for_update()
+            for row in conn.execute(query):
+                found[row.open_key] = row
+        return found
+
+    def _cameras_of_new(
+        self,
+        conn: Connection,
+        signals: Sequence[AlarmSignal],
+        order: Sequence[int],
+        unread: Mapping[str, Row[Any] | None],
+    ) -> dict[int, list[dict[str, Any]]]:
+        """Cameras for each signal that will create an alarm (the first raising signal of a key with no
+        open alarm), by signal position; looked up together, under one savepoint."""
+        if self.cameras_for is None:
+            return {}
+        creating: list[int] = []
+        seen: set[str] = set()
+        for i in order:
+            s = signals[i]
+            if s.clear or s.open_key in seen or unread.get(s.open_key) is not None:
+                continue
+            seen.add(s.open_key)
+            creating.append(i)
+        if not creating:
+            return {}
+        try:
+            with conn.begin_nested():  # a savepoint: a failed look-up must not abort the alarms' transaction
+                found = self.cameras_for(conn, [signals[i] for i in creating])
+        except Exception:
+            log.exception("linkage failed for %d new alarms; raised without cameras", len(creating))
+            return {}
+        return dict(zip(creating, found, strict=True))
+
+    def _write(self, conn: Connection, writes: _Writes) -> list[int]:
+        """The batch's history rows (their keys, in order) and then its audit entries."""
+        event_ids: list[int] = []
+        if writes.history:
+            stmt = insert(self.event).returning(self.event.c.pk, sort_by_parameter_order=True)
+            event_ids = [int(pk) for pk in conn.execute(stmt, writes.history).scalars()]
+            with self._own_lock:
+                for pk in event_ids:
+                    if len(self._own) == self._own.maxlen:
+                        self._own_set.discard(self._own[0])
+                    self._own.append(pk)
+                    self._own_set.add(pk)
+        self.audit.append_many(conn, writes.audit)
+        return event_ids
+
     def _raise_in(
-        self, conn: Connection, signal: AlarmSignal, now: datetime
+        self,
+        conn: Connection,
+        signal: AlarmSignal,
+        row: Row[Any] | None,
+        now: datetime,
+        writes: _Writes,
+        cameras: list[dict[str, Any]] | None,
     ) -> tuple[RaiseResult, _Change | None]:
-        """One signal inside the caller's transaction: its result, and the change to publish (if any)."""
+        """One signal inside the caller's transaction, given the open alarm of its key (locked): its result,
+        and the change to publish (if any; its event is a position in `writes.history`)."""
         t = self.alarm
         actor = _rule_actor(signal)
         seen = _naive(signal.at)
-        event_id: int | None
-        row = conn.execute(select(t).where(t.c.open_key == signal.open_key).with_for_update()).first()
+        slot: int | None
         if signal.clear:
             if row is None or row.cleared or seen < row.last_seen_at:
                 return RaiseResult(None if row is None else int(row.id), "ignored"), None
@@ -636,42 +746,43 @@ class AlarmStore:
                 )
             )
             detail = {"rule": signal.rule}
-            event_id = self._history(conn, row.id, now, actor, "cleared", detail)
-            self.audit.append(conn, actor=actor, action="alarms.clear", target=f"alarm:{row.id}")
+            slot = writes.event(row.id, now, actor, "cleared", detail)
+            writes.audit.append(AuditDraft(actor, "alarms.clear", f"alarm:{row.id}"))
             alarm_id, publish_detail = int(row.id), detail
             change: RaiseChange = "cleared"
         else:
             inserted = False
             if row is None:
-                row, inserted = self._insert(conn, signal, now)
+                row, inserted = self._insert(conn, signal, now, cameras or [])
             if inserted:
                 alarm_id, change = int(row.id), "created"
-                self._link(conn, alarm_id, signal)
                 publish_detail = {"rule": signal.rule, "severity": signal.severity}
-                event_id = self._history(conn, alarm_id, now, actor, "raised", publish_detail)
-                self.audit.append(
-                    conn,
-                    actor=actor,
-                    action="alarms.raise",
-                    target=f"alarm:{alarm_id}",
-                    detail={
-                        "type": signal.type,
-                        "severity": signal.severity,
-                        "originator_kind": signal.originator_kind,
-                        "estate": signal.estate,
-                    },
+                slot = writes.event(alarm_id, now, actor, "raised", publish_detail)
+                writes.audit.append(
+                    AuditDraft(
+                        actor,
+                        "alarms.raise",
+                        f"alarm:{alarm_id}",
+                        {
+                            "type": signal.type,
+                            "severity": signal.severity,
+                            "originator_kind": signal.originator_kind,
+                            "estate": signal.estate,
+                        },
+                    )
                 )
             else:
                 alarm_id, change = int(row.id), "retriggered"
-                event_id, publish_detail = self._retrigger(conn, row, signal, now, actor)
-        return RaiseResult(alarm_id, change), (alarm_id, change, actor, now, event_id, publish_detail)
+                slot, publish_detail = self._retrigger(conn, row, signal, now, actor, writes)
+        return RaiseResult(alarm_id, change), (alarm_id, change, actor, now, slot, publish_detail)
 
-    def _insert(self, conn: Connection, signal: AlarmSignal, now: datetime) -> tuple[Row[Any], bool]:
+    def _insert(
+        self, conn: Connection, signal: AlarmSignal, now: datetime, cameras: list[dict[str, Any]]
+    ) -> tuple[Row[Any], bool]:
         """INSERT … ON CONFLICT (open_key) DO UPDATE: (the row, whether this call created it).
 
         The conflict branch only touches `updated_at`: it is there to take the row lock and return the
         row a concurrent writer created in the meantime, which the caller then counts as a re-trigger."""
-        t = self.alarm
         policy = self.policy.for_type(signal.type)
         first_due = policy.first_due(signal.severity)
         sla = signal_sla(signal) or policy.sla_response
@@ -690,7 +801,7 @@ class AlarmStore:
             "lat": signal.lat,
             "details": dict(signal.details),
             "records": list(dict.fromkeys(signal.records))[:RECORDS_CAP],
-            "cameras": [],
+            "cameras": cameras,
             "count": 1,
             "first_seen_at": _naive(signal.at),
             "last_seen_at": _naive(signal.at),
@@ -705,35 +816,31 @@ class AlarmStore:
             "updated_at": _naive(now),
         }
         if conn.dialect.name == "postgresql":
-            pg = postgresql.insert(t).values(**values)
-            stmt = pg.on_conflict_do_update(
-                index_elements=[t.c.open_key], set_={"updated_at": pg.excluded.updated_at}
-            ).returning(*t.c, literal_column("(xmax = 0)").label("inserted"))
-            row = conn.execute(stmt).one()
+            row = conn.execute(self._upsert_postgresql, values).one()
             return row, bool(row.inserted)
-        lite = sqlite.insert(t).values(**values)
-        stmt_lite = lite.on_conflict_do_update(
-            index_elements=[t.c.open_key], set_={"updated_at": lite.excluded.updated_at}
-        ).returning(*t.c)
         # SQLite: BEGIN IMMEDIATE holds the write lock since before the look-up that found no open alarm,
         # so no other writer can have created it since: this insert created the row.
-        return conn.execute(stmt_lite).one(), True
+        return conn.execute(self._upsert_sqlite, values).one(), True
 
-    def _link(self, conn: Connection, alarm_id: int, signal: AlarmSignal) -> None:
-        if self.cameras_for is None:
-            return
-        try:
-            with conn.begin_nested():  # a savepoint: a failed look-up must not abort the alarm's transaction
-                cameras = self.cameras_for(conn, signal)
-                if cameras:
-                    conn.execute(
-                        update(self.alarm).where(self.alarm.c.id == alarm_id).values(cameras=list(cameras))
-                    )
-        except Exception:
-            log.exception("linkage failed for alarm %d (%s); raised without cameras", alarm_id, signal.type)
+    # Built once: a statement built per alarm costs more in SQLAlchemy than the insert does in the database.
+    @cached_property
+    def _upsert_postgresql(self) -> ReturningInsert[Any]:
+        t = self.alarm
+        pg = postgresql.insert(t)
+        return pg.on_conflict_do_update(
+            index_elements=[t.c.open_key], set_={"updated_at": pg.excluded.updated_at}
+        ).returning(*t.c, literal_column("(xmax = 0)").label("inserted"))
+
+    @cached_property
+    def _upsert_sqlite(self) -> ReturningInsert[Any]:
+        t = self.alarm
+        lite = sqlite.insert(t)
+        return lite.on_conflict_do_update(
+            index_elements=[t.c.open_key], set_={"updated_at": lite.excluded.updated_at}
+        ).returning(*t.c)
 
     def _retrigger(
-        self, conn: Connection, row: Row[Any], signal: AlarmSignal, now: datetime, actor: str
+        self, conn: Connection, row: Row[Any], signal: AlarmSignal, now: datetime, actor: str, writes: _Writes
     ) -> tuple[int | None, dict[str, Any]]:
         t = self.alarm
         seen = _naive(signal.at)
@@ -769,7 +876,7 @@ class AlarmStore:
         if not detail:
             return None, {}
         detail["rule"] = signal.rule
-        return self._history(conn, row.id, now, actor, "retriggered", detail), detail
+        return writes.event(row.id, now, actor, "retriggered", detail), detail
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     def _transition(

@@ -1,8 +1,10 @@
-"""NDJSON imports on several cores: worker processes decode and validate batches, this process commits.
+"""NDJSON imports on several cores: worker processes decode, validate and seal batches, this process
+commits.
 
-Validation is CPU-bound Python; storing is mostly the database engine's own work. Running them side by
-side makes a file import as fast as the slower of the two instead of their sum. Batches are committed in
-file order; no more than one per worker plus the one being committed are in flight, so memory stays flat.
+Validation and sealing (about ten SM4-GCM encryptions per record, each a new OpenSSL context) are
+CPU-bound Python; storing is mostly the database engine's own work. Running them side by side makes a file
+import as fast as the slower of the two instead of their sum. Batches are committed in file order; no more
+than one per worker plus the one being committed are in flight, so memory stays flat.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from anju.config import Settings
@@ -20,15 +23,22 @@ from anju.standard.dictionaries import Dictionary
 
 if TYPE_CHECKING:
     from anju.ingest.pipeline import Pipeline, Validators
+    from anju.security.personal import RecordProtector
 
 _worker: Validators | None = None
+_protector: RecordProtector | None = None
 
 
-def _init_worker(settings: Settings, dictionaries: dict[str, Dictionary]) -> None:
-    global _worker
+def _init_worker(settings: Settings, dictionaries: dict[str, Dictionary], keys: Path) -> None:
+    global _worker, _protector
     from anju.ingest.pipeline import Validators
+    from anju.security.keys import Keyring
+    from anju.security.personal import RecordProtector
 
     _worker = Validators(settings, dictionaries)
+    # The parent's own key file (never created here): a rotation while the import runs is picked up by
+    # each seal, as in the parent.
+    _protector = RecordProtector(Keyring.load(keys))
 
 
 def _classify(type_slug: str, batch: tuple[int, list[bytes]], now: datetime) -> tuple[Any, Any]:
@@ -36,9 +46,13 @@ def _classify(type_slug: str, batch: tuple[int, list[bytes]], now: datetime) -> 
     from anju.ingest.decode import iter_ndjson
     from anju.standard.spec import record_type
 
-    assert _worker is not None
+    assert _worker is not None and _protector is not None
     first, lines = batch
-    return _worker.classify(record_type(type_slug), list(iter_ndjson(lines, first_index=first)), now)
+    rtype = record_type(type_slug)
+    good, bad = _worker.classify(rtype, list(iter_ndjson(lines, first_index=first)), now)
+    for cand in good:
+        cand.presealed = _protector.sealed_copy(rtype, cand.outcome.row, cand.outcome.record_id)
+    return good, bad
 
 
 @dataclass
@@ -99,8 +113,9 @@ def ingest_parallel(
     # Loaded here, not in the workers: a broken override file is reported as such, and every worker
     # validates against exactly the dictionaries this process holds.
     dictionaries = pipeline.dictionaries
+    keys = pipeline.protector.keyring.path
     with ProcessPoolExecutor(
-        max_workers=workers, initializer=_init_worker, initargs=(pipeline.settings, dictionaries)
+        max_workers=workers, initializer=_init_worker, initargs=(pipeline.settings, dictionaries, keys)
     ) as pool:
         for batch in batches:
             now = pipeline.clock()

@@ -73,6 +73,8 @@ class _Candidate:
     item: Item
     outcome: Outcome
     quarantine_pk: int | None = None  # set when the candidate comes from a quarantine replay
+    # (sealed row, blind indexes, key version) when a worker process sealed it (ingest/parallel.py)
+    presealed: tuple[list[Any], list[str | None], int] | None = None
 
 
 @dataclass(slots=True)
@@ -396,8 +398,11 @@ class Pipeline:
                         or estate
                         or (out.row[estate_index] if estate_index is not None else None)
                     )
-                    row = list(out.row)
-                    blinds = protector.seal_row(rtype, row, out.record_id)
+                    if cand.presealed is not None and cand.presealed[2] == protector.keyring.current:
+                        row, blinds = cand.presealed[0], cand.presealed[1]
+                    else:  # sealed here, or sealed by a worker under a key rotated since
+                        row = list(out.row)
+                        blinds = protector.seal_row(rtype, row, out.record_id)
                     rows.append([*row, row_estate, source, naive_now, out.digest, out.extra, *blinds])
                     stored.append(cand)
                     result.accepted += 1

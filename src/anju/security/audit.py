@@ -22,7 +22,7 @@ import hmac as std_hmac
 import json
 import os
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -261,6 +261,31 @@ def _check_text(name: str, value: str, limit: int, *, required: bool) -> None:
         raise ValueError(f"audit {name} has {len(value)} characters; at most {limit} are stored")
 
 
+@dataclass(frozen=True, slots=True)
+class AuditDraft:
+    """An entry to append: who did what to what, with a few facts (see `AuditLog.append`)."""
+
+    actor: str
+    action: str
+    target: str = ""
+    detail: Mapping[str, Any] | None = None
+
+
+def _prepare(draft: AuditDraft) -> tuple[AuditDraft, dict[str, Any], str]:
+    """The draft checked, with its detail as stored (canonical JSON) and as verify will read it back."""
+    _check_text("actor", draft.actor, ACTOR_MAX, required=True)
+    _check_text("action", draft.action, ACTION_MAX, required=True)
+    _check_text("target", draft.target, TARGET_MAX, required=False)
+    try:
+        detail_text = canonical_json(dict(draft.detail or {}))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"audit detail must be a JSON object of text, numbers and lists: {exc}") from None
+    if len(detail_text.encode("utf-8")) > DETAIL_MAX_BYTES:
+        raise ValueError(f"audit detail is larger than {DETAIL_MAX_BYTES} bytes; keep it to a few facts")
+    # Through JSON and back, so that the entry returned is exactly the one verify will read.
+    return draft, json.loads(detail_text), detail_text
+
+
 class AuditLog:
     """Appends to, reads and verifies the audit chain in `audit_log`.
 
@@ -302,46 +327,47 @@ class AuditLog:
         and this raises `AuditConflict`; the transaction must then be rolled back and the unit of work
         retried. `record` does that itself.
         """
-        _check_text("actor", actor, ACTOR_MAX, required=True)
-        _check_text("action", action, ACTION_MAX, required=True)
-        _check_text("target", target, TARGET_MAX, required=False)
-        body = dict(detail or {})
-        try:
-            detail_text = canonical_json(body)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"audit detail must be a JSON object of text, numbers and lists: {exc}"
-            ) from None
-        if len(detail_text.encode("utf-8")) > DETAIL_MAX_BYTES:
-            raise ValueError(f"audit detail is larger than {DETAIL_MAX_BYTES} bytes; keep it to a few facts")
-        # Through JSON and back, so that the entry returned is exactly the one verify will read.
-        body = json.loads(detail_text)
-        at = _as_utc(self.clock())
+        return self.append_many(conn, [AuditDraft(actor, action, target, detail)])[0]
 
+    def append_many(self, conn: Connection, drafts: Sequence[AuditDraft]) -> list[AuditEntry]:
+        """Append several entries, in order, inside the caller's transaction: one look-up of the head and
+        one multi-row insert (the alarm store appends a whole batch of raised alarms this way). The rules
+        and the concurrency contract are `append`'s."""
+        prepared = [_prepare(d) for d in drafts]
+        if not prepared:
+            return []
+        at = _as_utc(self.clock())
         if conn.dialect.name == "postgresql":
             conn.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_ID)))
-        last_seq, prev_hash = self.head(conn)
-        entry = AuditEntry(last_seq + 1, at, actor, action, target, body, prev_hash, "")
-        entry = replace(entry, hash=chain_hash(self._key, prev_hash, entry.content()))
-        try:
-            conn.execute(
-                self.table.insert().values(
-                    seq=entry.seq,
-                    at=at.replace(tzinfo=None),
-                    actor=actor,
-                    action=action,
-                    target=target,
-                    detail=detail_text,
-                    prev_hash=entry.prev_hash,
-                    hash=entry.hash,
-                )
+        seq, prev_hash = self.head(conn)
+        entries: list[AuditEntry] = []
+        rows: list[dict[str, Any]] = []
+        for draft, body, detail_text in prepared:
+            seq += 1
+            entry = AuditEntry(seq, at, draft.actor, draft.action, draft.target, body, prev_hash, "")
+            entry = replace(entry, hash=chain_hash(self._key, prev_hash, entry.content()))
+            prev_hash = entry.hash
+            entries.append(entry)
+            rows.append(
+                {
+                    "seq": entry.seq,
+                    "at": at.replace(tzinfo=None),
+                    "actor": draft.actor,
+                    "action": draft.action,
+                    "target": draft.target,
+                    "detail": detail_text,
+                    "prev_hash": entry.prev_hash,
+                    "hash": entry.hash,
+                }
             )
+        try:
+            conn.execute(self.table.insert(), rows)
         except IntegrityError:
             raise AuditConflict(
-                f"another writer appended audit entry {entry.seq} first; "
+                f"another writer appended audit entry {entries[0].seq} first; "
                 "roll this transaction back and run it again"
             ) from None
-        return entry
+        return entries
 
     def record(
         self,

@@ -9,7 +9,7 @@ that failed validation cannot be trusted to hold its personal data only in the m
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +88,16 @@ class RecordProtector:
                     blinds.append(self.blind(s.kind, str(value)))
                 row[s.position] = cipher.encrypt_text(str(value), table, s.column, record_id)
         return blinds
+
+    def sealed_copy(
+        self, rtype: RecordType, row: Sequence[Any] | None, record_id: str | None
+    ) -> tuple[list[Any], list[str | None], int]:
+        """(the row with its personal values sealed, its blind indexes, the key version sealed under),
+        leaving `row` as it was: worker processes of a file import seal for the committing process."""
+        assert row is not None and record_id is not None
+        sealed = list(row)
+        blinds = self.seal_row(rtype, sealed, record_id)
+        return sealed, blinds, self.keyring.current
 
     def open_values(self, rtype: RecordType, values: Mapping[str, Any], record_id: str) -> dict[str, Any]:
         """A copy of `values` (keyed by column) with the personal columns decrypted."""
