@@ -184,6 +184,14 @@ class _Cached:
 
 # ---- state encoding ---------------------------------------------------------------------------------------
 def _encode(value: Any) -> Any:
+    # Exact type checks first: every flush encodes every changed window, so this runs per stored record.
+    kind = type(value)
+    if kind is list or kind is tuple:
+        return [_encode(v) for v in value]
+    if kind is dict:
+        return {k: _encode(v) for k, v in value.items()}
+    if kind is str or kind is int or kind is float or value is None or kind is bool:
+        return value
     if isinstance(value, datetime):
         return {"$t": value.astimezone(UTC).isoformat()}
     if isinstance(value, dict):

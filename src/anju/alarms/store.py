@@ -29,9 +29,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from sqlalchemy import ColumnElement, Connection, Row, Table, func, insert, literal_column, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.dml import ReturningInsert, Update
 
 from anju.alarms.events import AlarmChange, AlarmEvents
 from anju.alarms.model import ORIGINATOR_KINDS, AlarmSignal, severity_up
@@ -832,6 +843,11 @@ class AlarmStore:
         ).returning(*t.c, literal_column("(xmax = 0)").label("inserted"))
 
     @cached_property
+    def _update_by_id(self) -> Update:
+        """UPDATE alarm SET <the columns given> WHERE id = :alarm_pk."""
+        return update(self.alarm).where(self.alarm.c.id == bindparam("alarm_pk"))
+
+    @cached_property
     def _upsert_sqlite(self) -> ReturningInsert[Any]:
         t = self.alarm
         lite = sqlite.insert(t)
@@ -842,14 +858,14 @@ class AlarmStore:
     def _retrigger(
         self, conn: Connection, row: Row[Any], signal: AlarmSignal, now: datetime, actor: str, writes: _Writes
     ) -> tuple[int | None, dict[str, Any]]:
-        t = self.alarm
         seen = _naive(signal.at)
         severity = _higher(row.severity, signal.severity)
         records = list(dict.fromkeys([*(row.records or []), *signal.records]))
         if len(records) > RECORDS_CAP:
             records = records[:1] + records[-(RECORDS_CAP - 1) :]
         values: dict[str, Any] = {
-            "count": t.c.count + 1,
+            "alarm_pk": row.id,
+            "count": row._mapping["count"] + 1,  # the row is locked: nobody else counts it meanwhile
             "last_seen_at": max(row.last_seen_at, seen),
             "first_seen_at": min(row.first_seen_at, seen),
             "severity": severity,
@@ -872,7 +888,7 @@ class AlarmStore:
                 values["next_escalation_at"] = _naive(now + first_due) if first_due is not None else None
         if severity != row.severity:
             detail["severity"] = [row.severity, severity]
-        conn.execute(update(t).where(t.c.id == row.id).values(**values))
+        conn.execute(self._update_by_id, values)
         if not detail:
             return None, {}
         detail["rule"] = signal.rule
