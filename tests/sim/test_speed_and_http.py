@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import uvicorn
@@ -140,6 +141,16 @@ def _serve(svc: Services) -> Iterator[str]:
         sock.close()
 
 
+def _last_afternoon() -> datetime:
+    """The latest 14:00 in Beijing before now: the streams follow the day, and a run ending at night
+    (a test started at 01:00 local time) carries a fraction of an afternoon's records."""
+    local = datetime.now(ZoneInfo("Asia/Shanghai"))
+    afternoon = local.replace(hour=14, minute=0, second=0, microsecond=0)
+    if afternoon > local:
+        afternoon -= timedelta(days=1)
+    return afternoon.astimezone(UTC)
+
+
 def test_the_http_target_stores_every_record_in_a_real_server(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -162,6 +173,7 @@ def test_the_http_target_stores_every_record_in_a_real_server(
                 url=base,
                 token=token,
                 mqtt=("127.0.0.1", 1883),
+                ends_at=_last_afternoon(),
             )
         printed = capsys.readouterr().out
         m = re.search(r"记录 records (\d+) · 心跳 heartbeats (\d+) · 隔离 quarantined (\d+)", printed)

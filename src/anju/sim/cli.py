@@ -141,12 +141,15 @@ def run_stream(
     url: str,
     token: str | None,
     mqtt: tuple[str, int],
+    ends_at: datetime | None = None,
 ) -> None:
+    """`ends_at`: the simulated time the run ends at (default now), e.g. an afternoon for a run whose
+    volume must not depend on the hour it happens to be started at (the streams follow the day)."""
     from anju.sim.runner import SimClock, run, start_for
     from anju.sim.streams import EventStream
     from anju.sim.targets import HttpTarget, InprocTarget, MqttTarget, Target
 
-    start = start_for(duration, speed, datetime.now(UTC))
+    start = start_for(duration, speed, ends_at or datetime.now(UTC))
     stream = EventStream(plan, start=start, duration=duration, rate=rate, schedule=schedule)
     # In process the platform runs on simulated time, so silence timers follow --speed. A remote
     # platform (http, mqtt) keeps its own clock: only its records' times are simulated.
