@@ -42,7 +42,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import ReturningInsert, Update
+from sqlalchemy.sql.dml import Insert, ReturningInsert, Update
 
 from anju.alarms.events import AlarmChange, AlarmEvents
 from anju.alarms.model import ORIGINATOR_KINDS, AlarmSignal, severity_up
@@ -826,34 +826,32 @@ class AlarmStore:
             "created_at": _naive(now),
             "updated_at": _naive(now),
         }
+        row = conn.execute(self._upsert, values).one()
         if conn.dialect.name == "postgresql":
-            row = conn.execute(self._upsert_postgresql, values).one()
             return row, bool(row.inserted)
         # SQLite: BEGIN IMMEDIATE holds the write lock since before the look-up that found no open alarm,
         # so no other writer can have created it since: this insert created the row.
-        return conn.execute(self._upsert_sqlite, values).one(), True
+        return row, True
 
     # Built once: a statement built per alarm costs more in SQLAlchemy than the insert does in the database.
     @cached_property
-    def _upsert_postgresql(self) -> ReturningInsert[Any]:
+    def _upsert(self) -> ReturningInsert[Any]:
+        """INSERT … ON CONFLICT (open_key) DO UPDATE SET updated_at RETURNING the row; both dialects spell
+        it alike, only the insert construct differs, and PostgreSQL also says whether it inserted."""
         t = self.alarm
-        pg = postgresql.insert(t)
-        return pg.on_conflict_do_update(
-            index_elements=[t.c.open_key], set_={"updated_at": pg.excluded.updated_at}
-        ).returning(*t.c, literal_column("(xmax = 0)").label("inserted"))
+        postgres = self.engine.dialect.name == "postgresql"
+        ins: Any = (postgresql.insert if postgres else sqlite.insert)(t)
+        upsert: Insert = ins.on_conflict_do_update(
+            index_elements=[t.c.open_key], set_={"updated_at": ins.excluded.updated_at}
+        )
+        if postgres:
+            return upsert.returning(*t.c, literal_column("(xmax = 0)").label("inserted"))
+        return upsert.returning(*t.c)
 
     @cached_property
     def _update_by_id(self) -> Update:
         """UPDATE alarm SET <the columns given> WHERE id = :alarm_pk."""
         return update(self.alarm).where(self.alarm.c.id == bindparam("alarm_pk"))
-
-    @cached_property
-    def _upsert_sqlite(self) -> ReturningInsert[Any]:
-        t = self.alarm
-        lite = sqlite.insert(t)
-        return lite.on_conflict_do_update(
-            index_elements=[t.c.open_key], set_={"updated_at": lite.excluded.updated_at}
-        ).returning(*t.c)
 
     def _retrigger(
         self, conn: Connection, row: Row[Any], signal: AlarmSignal, now: datetime, actor: str, writes: _Writes
