@@ -12,7 +12,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from anju.alarms.duty import DutyConfigError, FileDutyRoster, responsible
-from anju.alarms.linkage import AlarmLinkage, Linkage, camera_kinds, haversine_m, nearest_cameras
+from anju.alarms.linkage import (
+    AlarmLinkage,
+    Linkage,
+    camera_kinds,
+    cameras_at,
+    haversine_m,
+    nearest_cameras,
+)
 from anju.alarms.model import AlarmSignal
 from anju.services import Services
 from tests.alarms_notify import world as w
@@ -132,6 +139,26 @@ def test_nearest_cameras_by_distance_own_estate_first(services: Services) -> Non
         anywhere = nearest_cameras(conn, None, lon, lat, limit=10)
         assert [c.id for c in anywhere] == ["E2-CAM-N", "E1-CAM-A", "E1-FACE-B", "E1-CAM-C"]
         assert nearest_cameras(conn, "E1", lon, lat, limit=0) == []
+
+
+def test_a_batch_of_places_gets_what_each_place_gets_alone(services: Services) -> None:
+    """cameras_at reads a batch's cameras with two queries; every place must rank as nearest_cameras
+    ranks it alone: own estate, other estates, no estate, no position, far away."""
+    w.build(services)
+    places: list[tuple[str | None, float | None, float | None]] = []
+    for estate in ("E1", "E2", None, "E9"):
+        for north, east in ((0, 0), (140, 0), (-350, 20), (5000, 5000)):
+            lat, lon = w.offset(north, east)
+            places.append((estate, lon, lat))
+        places.append((estate, None, None))
+    with services.db.engine.connect() as conn:
+        for limit, reach in ((3, 300.0), (10, 1000.0), (0, 300.0)):
+            batch = cameras_at(conn, places, limit=limit, max_distance_m=reach)
+            for place in places:
+                alone = nearest_cameras(conn, *place, limit=limit, max_distance_m=reach)
+                assert batch[place] == alone, place
+            if limit:
+                assert any(batch[p] for p in places)  # the comparison is not between empty lists only
 
 
 def test_position_comes_from_the_originator(services: Services) -> None:

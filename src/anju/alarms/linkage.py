@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Row, Table, and_, select
+from sqlalchemy import Connection, Row, Select, Table, select
 
 from anju.alarms.duty import Contact, DutyRoster, responsible
 from anju.alarms.model import AlarmSignal
@@ -49,6 +49,7 @@ EARTH_RADIUS_M = 6371008.8  # mean Earth radius (IUGG)
 DEFAULT_CAMERA_LIMIT = 3
 # An estate is a few hundred metres across; a camera farther away than this does not see the place.
 DEFAULT_MAX_DISTANCE_M = 300.0
+_IN_CHUNK = 500  # values per IN (…) list
 EMERGENCY_TYPE = "emergency_call"
 # Names under which help-button platforms send the caller's certificate number beside the standard.
 ID_NUMBER_KEYS = ("sfzhm", "gmsfhm", "zjhm", "sfzh", "id_number", "idnumber", "身份证号", "证件号码")
@@ -100,6 +101,57 @@ class CameraRef:
         )
 
 
+def _camera_select(device: Table) -> Select[Any]:
+    kinds = sorted(camera_kinds())
+    cols = (device.c.id, device.c.name, device.c.estate, device.c.location, device.c.lon, device.c.lat)
+    return select(*cols).where(device.c.kind.in_(kinds), device.c.status == "active")
+
+
+def _search_box(lon: float, lat: float, max_distance_m: float) -> tuple[float, float, float, float]:
+    """(lat low, lat high, lon low, lon high) around a point: lets the database skip far devices; the
+    exact distance is checked afterwards."""
+    dlat = math.degrees(max_distance_m / EARTH_RADIUS_M)
+    dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
+    return lat - dlat, lat + dlat, lon - dlon, lon + dlon
+
+
+def rank_cameras(
+    own: Sequence[Row[Any]],
+    near: Sequence[Row[Any]],
+    estate: str | None,
+    lon: float | None,
+    lat: float | None,
+    *,
+    limit: int,
+    max_distance_m: float,
+) -> list[CameraRef]:
+    """The order of the module's docstring, from the active cameras of `estate` (`own`) and those of
+    other estates inside the search box around (lon, lat) (`near`)."""
+    located = lon is not None and lat is not None
+    own_near: list[CameraRef] = []
+    own_unplaced: list[CameraRef] = []
+    for r in own:
+        if r.lon is None or r.lat is None or not located:
+            # An alarm with no position: a placed camera of the estate is as good as an unplaced one.
+            own_unplaced.append(CameraRef(r.id, r.name, r.estate, r.location, None))
+            continue
+        assert lon is not None and lat is not None
+        d = haversine_m(lat, lon, r.lat, r.lon)
+        if d <= max_distance_m:
+            own_near.append(CameraRef(r.id, r.name, r.estate, r.location, d))
+    others: list[CameraRef] = []
+    if located:
+        assert lon is not None and lat is not None
+        for r in near:
+            d = haversine_m(lat, lon, r.lat, r.lon)
+            if d <= max_distance_m:
+                others.append(CameraRef(r.id, r.name, r.estate, r.location, d))
+    own_near.sort(key=lambda c: (c.distance_m or 0.0, c.id))
+    own_unplaced.sort(key=lambda c: (c.location is None, c.location or "", c.id))
+    others.sort(key=lambda c: (c.distance_m or 0.0, c.id))
+    return [*own_near, *own_unplaced, *others][:limit]
+
+
 def nearest_cameras(
     conn: Connection,
     estate: str | None,
@@ -115,45 +167,70 @@ def nearest_cameras(
     if limit <= 0:
         return []
     device = METADATA.tables["device"] if device is None else device
-    kinds = sorted(camera_kinds())
-    base = and_(device.c.kind.in_(kinds), device.c.status == "active")
-    cols = (device.c.id, device.c.name, device.c.estate, device.c.location, device.c.lon, device.c.lat)
-    located = lon is not None and lat is not None
-    own_near: list[CameraRef] = []
-    own_unplaced: list[CameraRef] = []
-    if estate is not None:
-        for r in conn.execute(select(*cols).where(base, device.c.estate == estate)):
-            if r.lon is None or r.lat is None:
-                own_unplaced.append(CameraRef(r.id, r.name, r.estate, r.location, None))
-            elif not located:
-                # The alarm has no position: a placed camera of the estate is as good as an unplaced one.
-                own_unplaced.append(CameraRef(r.id, r.name, r.estate, r.location, None))
-            else:
-                assert lon is not None and lat is not None
-                d = haversine_m(lat, lon, r.lat, r.lon)
-                if d <= max_distance_m:
-                    own_near.append(CameraRef(r.id, r.name, r.estate, r.location, d))
-    others: list[CameraRef] = []
-    if located:
-        assert lon is not None and lat is not None
-        # A bounding box lets the database skip far devices; the exact distance is checked below.
-        dlat = math.degrees(max_distance_m / EARTH_RADIUS_M)
-        dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
-        near = and_(
-            base,
-            device.c.lat.between(lat - dlat, lat + dlat),
-            device.c.lon.between(lon - dlon, lon + dlon),
-        )
+    query = _camera_select(device)
+    own = list(conn.execute(query.where(device.c.estate == estate))) if estate is not None else []
+    near: list[Row[Any]] = []
+    if lon is not None and lat is not None:
+        lat0, lat1, lon0, lon1 = _search_box(lon, lat, max_distance_m)
+        box = query.where(device.c.lat.between(lat0, lat1), device.c.lon.between(lon0, lon1))
         if estate is not None:
-            near = and_(near, device.c.estate != estate)
-        for r in conn.execute(select(*cols).where(near)):
-            d = haversine_m(lat, lon, r.lat, r.lon)
-            if d <= max_distance_m:
-                others.append(CameraRef(r.id, r.name, r.estate, r.location, d))
-    own_near.sort(key=lambda c: (c.distance_m or 0.0, c.id))
-    own_unplaced.sort(key=lambda c: (c.location is None, c.location or "", c.id))
-    others.sort(key=lambda c: (c.distance_m or 0.0, c.id))
-    return [*own_near, *own_unplaced, *others][:limit]
+            box = box.where(device.c.estate != estate)
+        near = list(conn.execute(box))
+    return rank_cameras(own, near, estate, lon, lat, limit=limit, max_distance_m=max_distance_m)
+
+
+def _in_box(r: Row[Any], box: tuple[float, float, float, float]) -> bool:
+    return r.lat is not None and r.lon is not None and box[0] <= r.lat <= box[1] and box[2] <= r.lon <= box[3]
+
+
+def cameras_at(
+    conn: Connection,
+    places: Sequence[tuple[str | None, float | None, float | None]],
+    *,
+    limit: int = DEFAULT_CAMERA_LIMIT,
+    max_distance_m: float = DEFAULT_MAX_DISTANCE_M,
+    device: Table | None = None,
+) -> dict[tuple[str | None, float | None, float | None], list[CameraRef]]:
+    """`nearest_cameras` for many (estate, lon, lat) places with two queries in all: the cameras of
+    their estates, and those inside the box that holds every place's search box."""
+    if limit <= 0 or not places:
+        return {p: [] for p in places}
+    device = METADATA.tables["device"] if device is None else device
+    query = _camera_select(device)
+    estates = sorted({e for e, _, _ in places if e is not None})
+    own: dict[str, list[Row[Any]]] = {e: [] for e in estates}
+    for i in range(0, len(estates), _IN_CHUNK):
+        for r in conn.execute(query.where(device.c.estate.in_(estates[i : i + _IN_CHUNK]))):
+            own[r.estate].append(r)
+    boxes = {
+        (lon, lat): _search_box(lon, lat, max_distance_m)
+        for _, lon, lat in places
+        if lon is not None and lat is not None
+    }
+    pool: list[Row[Any]] = []
+    if boxes:
+        lat0 = min(b[0] for b in boxes.values())
+        lat1 = max(b[1] for b in boxes.values())
+        lon0 = min(b[2] for b in boxes.values())
+        lon1 = max(b[3] for b in boxes.values())
+        pool = list(
+            conn.execute(query.where(device.c.lat.between(lat0, lat1), device.c.lon.between(lon0, lon1)))
+        )
+    out: dict[tuple[str | None, float | None, float | None], list[CameraRef]] = {}
+    for place in places:
+        estate, lon, lat = place
+        near: list[Row[Any]] = []
+        if lon is not None and lat is not None:
+            box = boxes[(lon, lat)]
+            # As the single query: SQL's `estate != X` leaves out cameras with no estate.
+            near = [
+                r
+                for r in pool
+                if _in_box(r, box) and (estate is None or (r.estate is not None and r.estate != estate))
+            ]
+        mine = own.get(estate, []) if estate is not None else []
+        out[place] = rank_cameras(mine, near, estate, lon, lat, limit=limit, max_distance_m=max_distance_m)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,25 +312,8 @@ class Linkage:
     ) -> tuple[float, float] | None:
         """(lon, lat) of an originator that has one: a device, or a house or building through its
         building. Alarms of such originators often arrive without coordinates of their own."""
-        tables = self.services.db.metadata.tables
-        if originator_kind == "device":
-            d = self.device
-            row = conn.execute(select(d.c.lon, d.c.lat).where(d.c.id == originator_id)).first()
-        else:
-            b = tables["building"]
-            if originator_kind == "house":
-                h = tables["house"]
-                building_id = conn.execute(select(h.c.building_id).where(h.c.id == originator_id)).scalar()
-            elif originator_kind == "building":
-                building_id = originator_id
-            else:
-                return None
-            if building_id is None:
-                return None
-            row = conn.execute(select(b.c.lon, b.c.lat).where(b.c.id == building_id)).first()
-        if row is None or row.lon is None or row.lat is None:
-            return None
-        return float(row.lon), float(row.lat)
+        origin = (originator_kind, originator_id)
+        return self.positions(conn, {origin}).get(origin)
 
     # ---- the caller of an emergency call ----------------------------------------------------------
     def caller(
@@ -355,24 +415,50 @@ class Linkage:
 
     def cameras_for(self, conn: Connection, signals: Sequence[AlarmSignal]) -> list[list[dict[str, Any]]]:
         """The nearest cameras of each signal as stored in alarm.cameras: the alarm store's `cameras_for`
-        hook (cameras only: the recipients are worked out when notifying). A batch's signals often share
-        an originator or an estate, so positions and camera searches are looked up once each."""
-        positions: dict[tuple[str, str], tuple[float, float] | None] = {}
-        found: dict[tuple[str | None, float | None, float | None], list[dict[str, Any]]] = {}
-        out: list[list[dict[str, Any]]] = []
+        hook (cameras only: the recipients are worked out when notifying). Positions and cameras of the
+        whole batch are read with a few queries, not a few per signal."""
+        unplaced = {(s.originator_kind, s.originator_id) for s in signals if s.lon is None or s.lat is None}
+        positions = self.positions(conn, unplaced)
+        places: list[tuple[str | None, float | None, float | None]] = []
         for signal in signals:
             lon, lat = signal.lon, signal.lat
             if lon is None or lat is None:
-                origin = (signal.originator_kind, signal.originator_id)
-                if origin not in positions:
-                    positions[origin] = self.position(conn, *origin)
-                pos = positions[origin]
+                pos = positions.get((signal.originator_kind, signal.originator_id))
                 if pos is not None:
                     lon, lat = pos
-            place = (signal.estate, lon, lat)
-            if place not in found:
-                found[place] = [c.to_json() for c in self.cameras(conn, signal.estate, lon, lat)]
-            out.append(found[place])
+            places.append((signal.estate, lon, lat))
+        found = cameras_at(
+            conn,
+            list(dict.fromkeys(places)),
+            limit=self.camera_limit,
+            max_distance_m=self.max_distance_m,
+            device=self.device,
+        )
+        as_json = {place: [c.to_json() for c in cams] for place, cams in found.items()}
+        return [as_json[place] for place in places]
+
+    def positions(
+        self, conn: Connection, originators: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[float, float]]:
+        """`position` of many originators at once: one query per kind (device, house, building)."""
+        tables = self.services.db.metadata.tables
+        d, h, b = self.device, tables["house"], tables["building"]
+
+        def query(kind: str, ids: list[str]) -> Select[Any]:
+            if kind == "device":
+                return select(d.c.id, d.c.lon, d.c.lat).where(d.c.id.in_(ids))
+            if kind == "house":
+                joined = h.join(b, b.c.id == h.c.building_id)
+                return select(h.c.id, b.c.lon, b.c.lat).select_from(joined).where(h.c.id.in_(ids))
+            return select(b.c.id, b.c.lon, b.c.lat).where(b.c.id.in_(ids))
+
+        out: dict[tuple[str, str], tuple[float, float]] = {}
+        for kind in ("device", "house", "building"):
+            ids = sorted(i for k, i in originators if k == kind)
+            for at in range(0, len(ids), _IN_CHUNK):
+                for row in conn.execute(query(kind, ids[at : at + _IN_CHUNK])):
+                    if row.lon is not None and row.lat is not None:
+                        out[(kind, row.id)] = (float(row.lon), float(row.lat))
         return out
 
     # ---- linkage of a signal or an alarm ------------------------------------------------------------

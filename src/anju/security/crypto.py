@@ -11,12 +11,32 @@ from __future__ import annotations
 import base64
 import hmac as std_hmac
 import os
+from functools import lru_cache
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, hmac
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import (
+    AEADDecryptionContext,
+    AEADEncryptionContext,
+    Cipher,
+    algorithms,
+    modes,
+)
 
 from anju.security.keys import Keyring
+
+try:
+    # Cipher(...).encryptor() spends more time checking its arguments in Python than the cipher needs
+    # to seal a name; the binding it ends in takes the same (already checked) algorithm and mode.
+    # The start-up self-test runs through this path, so a library change that broke it stops the
+    # platform before anything is sealed.
+    from cryptography.hazmat.bindings._rust import openssl as _rust_openssl
+
+    _create_encryption_ctx: Any = _rust_openssl.ciphers.create_encryption_ctx
+    _create_decryption_ctx: Any = _rust_openssl.ciphers.create_decryption_ctx
+except (ImportError, AttributeError):  # pragma: no cover - another cryptography layout
+    _create_encryption_ctx = _create_decryption_ctx = None
 
 NONCE_BYTES = 12
 TAG_BYTES = 16
@@ -36,8 +56,14 @@ def sm3(data: bytes) -> bytes:
     return h.finalize()
 
 
+@lru_cache(maxsize=64)
+def _keyed_sm3(key: bytes) -> hmac.HMAC:
+    return hmac.HMAC(key, hashes.SM3())
+
+
 def hmac_sm3(key: bytes, data: bytes) -> bytes:
-    h = hmac.HMAC(key, hashes.SM3())
+    # A copy of the keyed state skips hashing the key's padded blocks again for every value.
+    h = _keyed_sm3(key).copy()
     h.update(data)
     return h.finalize()
 
@@ -46,8 +72,18 @@ def _aad(table: str, column: str, record_key: str, version: int) -> bytes:
     return "\x1f".join((table, column, record_key, str(version))).encode("utf-8")
 
 
+@lru_cache(maxsize=64)
+def _sm4(key: bytes) -> algorithms.SM4:
+    return algorithms.SM4(key)
+
+
 def sm4_gcm_encrypt(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
-    enc = Cipher(algorithms.SM4(key), modes.GCM(nonce)).encryptor()
+    mode = modes.GCM(nonce)
+    enc: AEADEncryptionContext
+    if _create_encryption_ctx is not None:
+        enc = _create_encryption_ctx(_sm4(key), mode)
+    else:  # pragma: no cover
+        enc = Cipher(_sm4(key), mode).encryptor()
     enc.authenticate_additional_data(aad)
     return enc.update(plaintext) + enc.finalize() + enc.tag
 
@@ -55,7 +91,12 @@ def sm4_gcm_encrypt(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> b
 def sm4_gcm_decrypt(key: bytes, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
     if len(sealed) < TAG_BYTES:
         raise DecryptionError("ciphertext shorter than its tag")
-    dec = Cipher(algorithms.SM4(key), modes.GCM(nonce, sealed[-TAG_BYTES:])).decryptor()
+    mode = modes.GCM(nonce, sealed[-TAG_BYTES:])
+    dec: AEADDecryptionContext
+    if _create_decryption_ctx is not None:
+        dec = _create_decryption_ctx(_sm4(key), mode)
+    else:  # pragma: no cover
+        dec = Cipher(_sm4(key), mode).decryptor()
     dec.authenticate_additional_data(aad)
     try:
         return dec.update(sealed[:-TAG_BYTES]) + dec.finalize()

@@ -9,6 +9,8 @@
   const alarms = new Map(); // id -> alarm JSON as the API gives it
   let selected = null;
   let keptFor = null; // the alarm whose typed inputs a re-render keeps
+  let detailAsked = 0; // how many detail reads have been started; only the latest is drawn
+  let listAsked = 0;
   let soundOn = true;
   let audio = null;
 
@@ -110,7 +112,9 @@
   }
 
   async function load() {
+    const ask = ++listAsked;
     const data = await A.api("GET", "/api/v1/alarms?" + query().toString());
+    if (ask !== listAsked) return; // a later filter change asked again
     alarms.clear();
     data.alarms.forEach(function (a) { alarms.set(a.id, a); });
     draw();
@@ -189,7 +193,11 @@
 
   async function showDetail(id) {
     selected = id;
+    // An action's own refresh and the stream's can overlap and their answers arrive in either order:
+    // only the last one asked for is drawn, so an older read never hides a newer event.
+    const ask = ++detailAsked;
     const data = await A.api("GET", "/api/v1/alarms/" + id);
+    if (ask !== detailAsked) return;
     const a = data.alarm;
     alarms.set(a.id, a);
     const panel = $("detail");
