@@ -12,11 +12,10 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from anju.emergency.catalog import EmergencyError, Entry, day, instant, text, whole
 from anju.evaluation.evidence import twelve_months
 from anju.registry import catalog as registry_catalog
+from anju.yamlfiles import load_yaml
 
 if TYPE_CHECKING:
     from anju.services import Services
@@ -30,7 +29,7 @@ class AffairsError(EmergencyError):
 
 def _load(name: str) -> dict[str, Any]:
     raw = resources.files("anju.affairs.data").joinpath(name).read_text(encoding="utf-8")
-    data = yaml.safe_load(raw)
+    data = load_yaml(raw)
     if not isinstance(data, dict):
         raise RuntimeError(f"affairs/data/{name}: expected a mapping")
     return data

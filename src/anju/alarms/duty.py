@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-import yaml
+from anju.yamlfiles import load_yaml
 
 LEVELS = (0, 1, 2)
 LEVEL_NAMES = {
@@ -274,7 +274,7 @@ class FileDutyRoster:
             stamp = (st.st_mtime_ns, st.st_size)
             with self._lock:
                 if stamp != self._stamp:
-                    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+                    data = load_yaml(path.read_text(encoding="utf-8"))
                     self._officers = parse_officers(data, str(path))
                     self._stamp = stamp
                     self._loaded = True
@@ -282,7 +282,7 @@ class FileDutyRoster:
         with self._lock:
             if self._stamp is not None or not self._loaded:
                 text = resources.files("anju.alarms").joinpath("data/duty.yaml").read_text(encoding="utf-8")
-                self._officers = parse_officers(yaml.safe_load(text), "anju/alarms/data/duty.yaml")
+                self._officers = parse_officers(load_yaml(text), "anju/alarms/data/duty.yaml")
                 self._stamp = None
                 self._loaded = True
             return self._officers

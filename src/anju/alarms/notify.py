@@ -54,6 +54,7 @@ from anju.alarms.tables import SEVERITIES
 from anju.db.engine import WRITE_OPTIONS
 from anju.security.crypto import DecryptionError, FieldCipher, hmac_sm3
 from anju.security.masking import mask, mask_embedded_identifiers
+from anju.yamlfiles import load_yaml
 
 if TYPE_CHECKING:
     from anju.alarms.linkage import AlarmLinkage, Linkage
@@ -643,7 +644,7 @@ def load_notify_config(data_dir: Path, env: Mapping[str, str] | None = None) -> 
     data: dict[str, Any] = {}
     if path.exists():
         try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+            loaded = load_yaml(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
             # Only the line: the parser's own message quotes the text around it, which may be a secret.
             mark = getattr(exc, "problem_mark", None)

@@ -50,6 +50,7 @@ from anju.alarms.tables import SEVERITIES
 from anju.db.database import Database
 from anju.db.engine import WRITE_OPTIONS
 from anju.security.audit import AuditDraft, AuditLog
+from anju.yamlfiles import load_yaml
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -220,7 +221,7 @@ class EscalationPolicy:
             source = str(path)
             text = path.read_text("utf-8")
         try:
-            data = yaml.safe_load(text)
+            data = load_yaml(text)
         except yaml.YAMLError as exc:
             raise PolicyError(f"{source}: not valid YAML ({exc})") from None
         if not isinstance(data, Mapping):

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Self
 
-import yaml
+from anju.yamlfiles import load_yaml
 
 DATA = resources.files("anju.emergency") / "data"
 
@@ -56,7 +56,7 @@ class Entry:
 
 
 def _load(name: str) -> dict[str, Any]:
-    data = yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
+    data = load_yaml((DATA / name).read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise RuntimeError(f"emergency/data/{name}: expected a mapping")
     return data
@@ -102,7 +102,7 @@ def _hazards(data_dir: Path | None) -> dict[str, Entry]:
     if data_dir is not None:
         extra = data_dir / "emergency" / "hazards.yaml"
         if extra.is_file():
-            doc = yaml.safe_load(extra.read_text(encoding="utf-8")) or {}
+            doc = load_yaml(extra.read_text(encoding="utf-8")) or {}
             found.update(_entries(dict(doc.get("hazards") or {}), str(extra)))
     return found
 

@@ -24,6 +24,7 @@ from anju.emergency.cli_common import checked as _checked
 from anju.emergency.cli_common import services as _services
 from anju.security.admin_cli import AdminError, actor
 from anju.services import Services
+from anju.yamlfiles import load_yaml
 
 emergency_app = typer.Typer(
     help="应急管理：预案、演练、物资、避难场所、预警 / emergency plans, drills, supplies, shelters, warnings",
@@ -49,7 +50,7 @@ def _yaml(path: Path) -> Any:
     except OSError as exc:
         raise AdminError(f"{path}: cannot be read ({exc.strerror}) · 无法读取文件") from None
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" at line {where.line + 1}" if where is not None else ""

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from sqlalchemy import Connection, select
 
 from anju.db.engine import WRITE_OPTIONS
 from anju.emergency.catalog import DATA, EmergencyError, Entry, text
+from anju.yamlfiles import load_yaml
 
 if TYPE_CHECKING:
     from anju.services import Services
@@ -35,7 +35,7 @@ def _entries(raw: Any, origin: str) -> dict[str, Entry]:
 
 
 def _load(name: str) -> dict[str, Any]:
-    data = yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
+    data = load_yaml((DATA / name).read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise RuntimeError(f"emergency/data/{name}: expected a mapping")
     return data

@@ -41,6 +41,7 @@ from anju.evaluation.report.model import Report, safe_stem
 from anju.evaluation.shandong import evaluate_shandong
 from anju.evaluation.systems import paper_system, shandong_system, wuhan_system
 from anju.evaluation.wuhan import evaluate_wuhan
+from anju.yamlfiles import load_yaml
 
 evaluate_app = typer.Typer(
     help="评价：论文指标体系（CRITIC-TOPSIS）、武汉验收、山东等级、材料核查、改进计划",
@@ -157,7 +158,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 def _weights_file(path: Path) -> dict[str, float]:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        raw = load_yaml(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise EvaluationError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -430,7 +431,7 @@ def attest_cmd(
     svc = open_services()
     try:
         made = open_attestations(svc).add(
-            community, key, yaml.safe_load(value), note=note, actor=actor(), files=attachments
+            community, key, load_yaml(value), note=note, actor=actor(), files=attachments
         )
     finally:
         svc.close()

@@ -23,6 +23,7 @@ from anju.evaluation.errors import EvaluationError, NoFactsError, parse_error_te
 from anju.evaluation.evidence import Evidence, FactValue, ProviderRegistry, SourceKind, merge_facts
 from anju.evaluation.model import Criterion, CriterionKind
 from anju.evaluation.systems import paper_system, shandong_system, wuhan_system
+from anju.yamlfiles import load_yaml
 
 ATTESTATION_FIELDS = ("value", "note", "by", "at", "files", "references")
 
@@ -198,7 +199,7 @@ def read_input(path: Path) -> list[CommunityFacts]:
     except (OSError, UnicodeDecodeError) as exc:
         raise EvaluationError(f"{path}: cannot read the file ({exc})") from None
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if path.suffix.lower() == ".json" else load_yaml(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         first = parse_error_text(exc)
         raise EvaluationError(

@@ -11,8 +11,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from anju.evaluation.conditions import parse_condition
 from anju.evaluation.errors import SystemDataError
 from anju.evaluation.model import (
@@ -32,6 +30,7 @@ from anju.evaluation.model import (
     WuhanSystem,
     WuhanVariant,
 )
+from anju.yamlfiles import load_yaml
 
 SYSTEMS = ("paper", "wuhan", "shandong")
 FACT_KINDS: tuple[FactKind, ...] = ("flag", "count", "number", "percent")
@@ -39,7 +38,7 @@ FACT_KINDS: tuple[FactKind, ...] = ("flag", "count", "number", "percent")
 
 def _read(name: str) -> dict[str, Any]:
     text = (resources.files("anju.evaluation") / "data" / f"{name}.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = load_yaml(text)
     if not isinstance(data, dict) or data.get("system") != name:
         raise SystemDataError(f"{name}.yaml: expected a mapping with system: {name}")
     return data

@@ -12,9 +12,8 @@ from functools import cache
 from importlib import resources
 from typing import Any, Self
 
-import yaml
-
 from anju.emergency.catalog import EmergencyError
+from anju.yamlfiles import load_yaml
 
 DATA = resources.files("anju.notices") / "data"
 
@@ -93,8 +92,8 @@ class Catalog:
 
 @cache
 def catalog() -> Catalog:
-    notices = yaml.safe_load((DATA / "notices.yaml").read_text(encoding="utf-8"))
-    channels = yaml.safe_load((DATA / "channels.yaml").read_text(encoding="utf-8"))
+    notices = load_yaml((DATA / "notices.yaml").read_text(encoding="utf-8"))
+    channels = load_yaml((DATA / "channels.yaml").read_text(encoding="utf-8"))
     made = Catalog(
         _entries(notices["content_types"], "notices.yaml content_types"),
         _entries(notices["categories"], "notices.yaml categories"),

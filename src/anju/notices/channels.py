@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
 
 from anju.alarms.notify import Message, WebhookChannel, WebhookSettings
 from anju.notices.catalog import Entry, NoticeError, catalog
+from anju.yamlfiles import load_yaml
 
 CONFIG_FILE = "notice_channels.yaml"
 _KEYS = {"adapter", "url", "timeout_s", "secret_env", "dir"}
@@ -74,7 +74,7 @@ def load_config(data_dir: Path, env: Mapping[str, str] | None = None) -> Deploym
     path = data_dir / CONFIG_FILE
     raw: dict[str, Any] = {}
     if path.exists():
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        loaded = load_yaml(path.read_text(encoding="utf-8")) or {}
         if not isinstance(loaded, dict):
             raise _bad(path, "(file)", "映射", "a mapping with channels and position", type(loaded).__name__)
         raw = loaded

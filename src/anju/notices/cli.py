@@ -32,6 +32,7 @@ from anju.notices.catalog import NoticeError, catalog
 from anju.notices.channels import load_config
 from anju.security.admin_cli import AdminError, actor
 from anju.services import Services, open_services
+from anju.yamlfiles import load_yaml
 
 notices_app = typer.Typer(help="信息发布 / notices: drafts, approval, publication", no_args_is_help=True)
 
@@ -86,7 +87,7 @@ def read_yaml(path: Path) -> Any:
     except OSError as exc:
         fail(f"{path}: cannot be read ({exc.strerror}) · 无法读取文件")
     try:
-        return yaml.safe_load(source)
+        return load_yaml(source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""

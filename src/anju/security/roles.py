@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-import yaml
+from anju.yamlfiles import load_yaml
 
 
 class UnknownRole(ValueError):
@@ -36,7 +36,7 @@ class Catalogue:
 
 @cache
 def catalogue() -> Catalogue:
-    data = yaml.safe_load(resources.files("anju.security").joinpath("data/roles.yaml").read_text("utf-8"))
+    data = load_yaml(resources.files("anju.security").joinpath("data/roles.yaml").read_text("utf-8"))
     actions = {k: (v["zh"], v["en"]) for k, v in data["actions"].items()}
     res = {k: (v["zh"], v["en"], tuple(v["actions"])) for k, v in data["resources"].items()}
     known = {f"{r}:{a}" for r, (_, _, acts) in res.items() for a in acts}

@@ -34,6 +34,8 @@ from typing import Any
 
 import yaml
 
+from anju.yamlfiles import load_yaml
+
 __all__ = ["PACKAGE", "Dictionary", "DictionaryError", "Entry", "load_dictionaries"]
 
 PACKAGE = "anju.standard.data.dictionaries"
@@ -44,11 +46,6 @@ _ENTRY_KEYS = frozenset({"code", "zh", "en", "valid_from", "valid_to", "level", 
 _CSV_REQUIRED = ("code", "name")
 _BOUND = re.compile(r"^\d{4}(-\d{2}-\d{2})?$")
 _LEVELS = frozenset({"province", "prefecture", "county"})
-
-try:  # the C loader is several times faster; fall back to the pure-Python one
-    _Loader: type[yaml.SafeLoader | yaml.CSafeLoader] = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
 
 
 class DictionaryError(ValueError):
@@ -218,7 +215,7 @@ class _Doc:
 def _parse_file(item: Traversable, origin: str) -> _Doc:
     stem = item.name.rsplit(".", 1)[0]
     try:
-        data = yaml.load(item.read_text(encoding="utf-8"), Loader=_Loader)
+        data = load_yaml(item.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise DictionaryError(origin, f"cannot read file: {exc}") from exc
     except yaml.YAMLError as exc:

@@ -7,9 +7,8 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-import yaml
-
 from anju.security.masking import mask, mask_embedded_identifiers
+from anju.yamlfiles import load_yaml
 
 Severity = Literal["error", "warning"]
 _MAX_SHOWN = 80
@@ -18,7 +17,7 @@ _MAX_SHOWN = 80
 @cache
 def _templates() -> dict[str, dict[str, str]]:
     text = (resources.files("anju.standard") / "data" / "messages.yaml").read_text(encoding="utf-8")
-    loaded: dict[str, dict[str, str]] = yaml.safe_load(text)
+    loaded: dict[str, dict[str, str]] = load_yaml(text)
     return loaded
 
 

@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-import yaml
+from anju.yamlfiles import load_yaml
 
 FieldType = Literal["VARCHAR2", "NUMBER", "DATE", "BLOB"]
 FIELD_TYPES: tuple[str, ...] = ("VARCHAR2", "NUMBER", "DATE", "BLOB")
@@ -188,7 +188,7 @@ def load_standard() -> dict[str, RecordType]:
     """All record types, in the seed's order. Package data never changes at run time, so it is cached."""
     folder = resources.files("anju.standard") / "data" / "records"
     types = [
-        _record_type(yaml.safe_load(entry.read_text(encoding="utf-8")))
+        _record_type(load_yaml(entry.read_text(encoding="utf-8")))
         for entry in folder.iterdir()
         if entry.name.endswith(".yaml")
     ]

@@ -30,6 +30,7 @@ import yaml
 from anju.evaluation.claims.model import ClaimDocument, CommunityClaim, IndicatorClaim
 from anju.evaluation.claims.notice import TIER_LABELS, VERDICT
 from anju.evaluation.errors import EvaluationError, parse_error_text
+from anju.yamlfiles import load_yaml
 
 TIER_KEYS = {**TIER_LABELS, **{v: v for v in TIER_LABELS.values()}}
 TIER_ZH = {v: k for k, v in TIER_LABELS.items()}
@@ -146,7 +147,7 @@ def read_structured(path: Path) -> ClaimDocument:
     except (OSError, UnicodeDecodeError) as exc:
         raise EvaluationError(f"{path}: cannot read the file ({exc})") from None
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if path.suffix.lower() == ".json" else load_yaml(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         first = parse_error_text(exc)
         raise EvaluationError(f"{path}: not valid YAML/JSON: {first}") from None
