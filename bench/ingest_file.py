@@ -113,9 +113,16 @@ def raw_postgres(url: str, templates: list[tuple[Any, ...]], records: int) -> li
 
 # ---- one run -------------------------------------------------------------------------------------------
 def run(
-    records: int, db: str, workdir: Path | None = None, *, keep: bool = False, workers: int | None = None
+    records: int,
+    db: str,
+    workdir: Path | None = None,
+    *,
+    keep: bool = False,
+    workers: int | None = None,
+    no_alarms: bool = False,
 ) -> dict[str, Any]:
-    """One file import and its storage limit; `workers` is passed as --workers (None: the CLI's default)."""
+    """One file import and its storage limit; `workers` is passed as --workers (None: the CLI's default),
+    `no_alarms` as --no-alarms (a backfill: the alarm rules do not judge the records)."""
     workdir = workdir or OUT / "work"
     workdir.mkdir(parents=True, exist_ok=True)
     path, gen_seconds = ndjson_file(workdir, records)
@@ -130,6 +137,8 @@ def run(
     argv = [str(BIN / "anju"), "ingest", str(path), "--type", RECORD_TYPE, "--json"]
     if workers is not None:
         argv += ["--workers", str(workers)]
+    if no_alarms:
+        argv.append("--no-alarms")
     digest = source_digest()
     load_before = load_average()
     child = run_child(argv, child_env(ANJU_DATA_DIR=str(cli_dir), ANJU_DATABASE_URL=cli_url), cli_dir)
@@ -169,12 +178,13 @@ def run(
     rate = records / child.seconds
     raw_rate = records / raw_seconds
     return {
-        "benchmark": "file_import",
+        "benchmark": "file_import_backfill" if no_alarms else "file_import",
         "db": db,
+        "alarm_rules": not no_alarms,
         "records": records,
         "file_bytes": path.stat().st_size,
         "file_generation_s": None if gen_seconds is None else round(gen_seconds, 2),
-        "command": " ".join(["anju", "ingest", path.name, "--type", RECORD_TYPE, "--json"]),
+        "command": " ".join(["anju", "ingest", path.name, *argv[3:]]),
         "wall_s": round(child.seconds, 2),
         "records_per_s": round(rate),
         "cpu_s": round(child.cpu_seconds, 2),
@@ -216,7 +226,7 @@ def _by_tenth(per_batch: list[float], size: int) -> list[int]:
 
 def human(r: dict[str, Any]) -> str:
     return (
-        f"file import {r['db']}: {r['records']:,} records in {r['wall_s']:.1f} s = {r['records_per_s']:,}/s "
+        f"file import {r['db']}{'' if r.get('alarm_rules', True) else ' --no-alarms'}: {r['records']:,} records in {r['wall_s']:.1f} s = {r['records_per_s']:,}/s "
         f"(target {r['target_records_per_s']:,}), peak memory {r['peak_pss_mb']:.0f} MB PSS "
         f"(RSS sum {r['peak_rss_sum_mb']:.0f} MB, {r['peak_processes']} processes; target < "
         f"{r['target_peak_memory_mb']}); limit {r['limit_records_per_s']:,}/s ({r['limit']}), "
@@ -233,8 +243,11 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="default: bench/out/work")
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     parser.add_argument("--workers", type=int, default=None, help="anju ingest --workers (default: its own)")
+    parser.add_argument("--no-alarms", action="store_true", help="anju ingest --no-alarms (a backfill)")
     args = parser.parse_args()
-    result = run(args.records, args.db, args.workdir, keep=args.keep, workers=args.workers)
+    result = run(
+        args.records, args.db, args.workdir, keep=args.keep, workers=args.workers, no_alarms=args.no_alarms
+    )
     print_json_line(result)
     print(human(result))
 

@@ -196,6 +196,45 @@ def test_ingest_ndjson_then_quarantine(tmp_path: Path) -> None:
     assert f"exported {len(ids)} {SLUG} records" in p.stderr
 
 
+def test_a_backfill_with_no_alarms_stores_without_raising(tmp_path: Path) -> None:
+    """`--no-alarms`: past records are stored (and counted as duplicates when sent again) but the alarm
+    rules do not judge them; the same kind of record imported normally raises its alarm."""
+    env = make_env(tmp_path)
+    fire = record_type("fire_energy")
+
+    def fires(start: int, n: int) -> list[dict[str, Any]]:
+        out = []
+        for i in range(start, start + n):
+            rec = SampleFactory(3).record(fire, i)
+            rec.update(BJ_ZT="火警", CS_ZT="0", YW_ZT="0")
+            out.append(rec)
+        return out
+
+    past = fires(0, 3)
+    backfill = ok_json(
+        env,
+        "ingest",
+        str(write_ndjson(tmp_path / "past.ndjson", past)),
+        "--type",
+        "fire_energy",
+        "--no-alarms",
+        "--json",
+    )
+    assert counts(backfill) == (3, 0, 0) and backfill["alarm_rules"] is False
+    assert ok_json(env, "alarms", "list", "--json")["total"] == 0
+
+    live = fires(10, 1)
+    normal = ok_json(
+        env, "ingest", str(write_ndjson(tmp_path / "now.ndjson", live)), "--type", "fire_energy", "--json"
+    )
+    assert counts(normal) == (1, 0, 0) and normal["alarm_rules"] is True
+    alarms = ok_json(env, "alarms", "list", "--json")["alarms"]
+    assert alarms, "the same kind of record, imported normally, raises an alarm"
+    refs = {ref for a in alarms for ref in a["records"]}
+    assert f"fire_energy:{live[0]['ID']}" in refs
+    assert not refs & {f"fire_energy:{r['ID']}" for r in past}
+
+
 # ---- CSV and XLSX --------------------------------------------------------------------------------------
 def test_ingest_csv_chinese_and_code_headers_and_encodings(tmp_path: Path) -> None:
     pairs = csv_friendly(60, seed=21)

@@ -6,6 +6,7 @@ import json
 import sys
 import zipfile
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -36,7 +37,7 @@ from anju.evaluation.cli import evaluate_app
 from anju.ingest.decode import iter_csv, iter_xlsx, open_text
 from anju.ingest.gateway_cli import gateway as gateway_command
 from anju.ingest.items import Item
-from anju.ingest.pipeline import EstateInvalid, check_estate
+from anju.ingest.pipeline import EstateInvalid, check_estate, without_alarm_rules
 from anju.ingest.result import BatchResult
 from anju.notices.cli import notices_app
 from anju.patrols.cli import patrols_app
@@ -230,6 +231,13 @@ def ingest(
             help="worker processes that validate and seal (default: ANJU_INGEST_WORKERS, else none)",
         ),
     ] = None,
+    no_alarms: Annotated[
+        bool,
+        typer.Option(
+            "--no-alarms",
+            help="a backfill of past records: store them without the alarm rules judging them · 补录历史数据，不触发告警",
+        ),
+    ] = False,
 ) -> None:
     """Import a file of records (NDJSON, CSV or XLSX) through the ingestion pipeline."""
     rtype = record_type(type_slug)
@@ -249,7 +257,10 @@ def ingest(
     ]
     started = datetime.now(UTC)
     try:
-        with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
+        with (
+            without_alarm_rules() if no_alarms else nullcontext(),
+            Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress,
+        ):
             task = progress.add_task(f"导入 {file.name}", total=total_size or None, counts="")
 
             so_far = BatchResult(rtype.slug)
@@ -292,6 +303,7 @@ def ingest(
         format=fmt.value,
         seconds=round(seconds, 3),
         records_per_second=round(result.received / seconds) if seconds else None,
+        alarm_rules=not no_alarms,
     )
     if as_json:
         _print_json(summary)

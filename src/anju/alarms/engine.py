@@ -330,7 +330,8 @@ class AlarmEngine:
                     rtype = record_type(event.record_type)
                 except UnknownRecordType:
                     return out
-                self._evaluate_records(rtype, event, now, out)
+                if event.alarms:
+                    self._evaluate_records(rtype, event, now, out)
                 self._hear_records(rtype, event, now, out)
             self._flush(lazy=False)
         self._emit(out)

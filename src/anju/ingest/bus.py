@@ -24,6 +24,9 @@ class StoredRecords:
     # The estate each record was sent for, when one batch mixes estates (the MQTT gateway batches a record
     # type across estates); None when every record was sent for `estate`.
     estates: list[str | None] | None = None
+    # False for a backfill of past records (`anju ingest --no-alarms`): the alarm rules do not judge them,
+    # so that last year's night-time swipes do not page today's duty officer. Silence timers still hear them.
+    alarms: bool = True
 
     def record_estates(self) -> list[str | None]:
         """The estate each record was sent for, in `records` order (the batch's own where none was)."""

@@ -9,7 +9,9 @@ batch stores is published to in-process subscribers only after it has committed.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +39,21 @@ from anju.standard.validate import Outcome, RecordValidator, new_context
 Clock = Callable[[], datetime]
 _ID_CHUNK = 500
 _RETRIES = 3
+# Whether records stored in this context go before the alarm rules (per thread and task: a backfill run
+# from the CLI never changes what a server thread's ingestion does).
+_JUDGED: ContextVar[bool] = ContextVar("anju_alarm_rules_judge", default=True)
+
+
+@contextmanager
+def without_alarm_rules() -> Iterator[None]:
+    """Records stored inside are published with `alarms=False`: a backfill of past records."""
+    token = _JUDGED.set(False)
+    try:
+        yield
+    finally:
+        _JUDGED.reset(token)
+
+
 META_COLUMNS = ("_estate", "_source", "_received_at", "_hash", "_extra")
 
 
@@ -446,6 +463,7 @@ class Pipeline:
                         for c in stored
                     ],
                     [c.item.estate or estate for c in stored] if mixed else None,
+                    alarms=_JUDGED.get(),
                 )
             )
         return result
