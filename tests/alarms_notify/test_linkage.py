@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import event
 
 from anju.alarms.duty import DutyConfigError, FileDutyRoster, responsible
 from anju.alarms.linkage import (
@@ -152,13 +153,28 @@ def test_a_batch_of_places_gets_what_each_place_gets_alone(services: Services) -
             places.append((estate, lon, lat))
         places.append((estate, None, None))
     with services.db.engine.connect() as conn:
-        for limit, reach in ((3, 300.0), (10, 1000.0), (0, 300.0)):
+        for limit, reach in ((3, 300.0), (10, 1000.0), (0, 300.0), (5, 0.0)):
             batch = cameras_at(conn, places, limit=limit, max_distance_m=reach)
             for place in places:
                 alone = nearest_cameras(conn, *place, limit=limit, max_distance_m=reach)
                 assert batch[place] == alone, place
             if limit:
                 assert any(batch[p] for p in places)  # the comparison is not between empty lists only
+
+        # Two statements for any number of places up to a hundred: the estates' cameras, and the cameras
+        # inside any of the places' search boxes (not inside one box spanning places 5 km apart).
+        statements: list[tuple[str, Any]] = []
+
+        def count(_c: Any, _cur: Any, statement: str, parameters: Any, *_args: Any) -> None:
+            statements.append((statement, parameters))
+
+        event.listen(conn, "before_cursor_execute", count)
+        try:
+            cameras_at(conn, [p for p in places if p[0] in ("E1", "E2") and p[1] is not None])
+        finally:
+            event.remove(conn, "before_cursor_execute", count)
+        assert len(statements) == 2, statements
+        assert statements[1][0].count("BETWEEN") == 2 * 4  # four places, a box each
 
 
 def test_position_comes_from_the_originator(services: Services) -> None:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Row, Select, Table, select
+from sqlalchemy import Connection, Row, Select, Table, and_, or_, select
 
 from anju.alarms.duty import Contact, DutyRoster, responsible
 from anju.alarms.model import AlarmSignal
@@ -50,6 +50,7 @@ DEFAULT_CAMERA_LIMIT = 3
 # An estate is a few hundred metres across; a camera farther away than this does not see the place.
 DEFAULT_MAX_DISTANCE_M = 300.0
 _IN_CHUNK = 500  # values per IN (…) list
+_BOX_CHUNK = 100  # search boxes OR-ed in one statement
 EMERGENCY_TYPE = "emergency_call"
 # Names under which help-button platforms send the caller's certificate number beside the standard.
 ID_NUMBER_KEYS = ("sfzhm", "gmsfhm", "zjhm", "sfzh", "id_number", "idnumber", "身份证号", "证件号码")
@@ -191,8 +192,9 @@ def cameras_at(
     max_distance_m: float = DEFAULT_MAX_DISTANCE_M,
     device: Table | None = None,
 ) -> dict[tuple[str | None, float | None, float | None], list[CameraRef]]:
-    """`nearest_cameras` for many (estate, lon, lat) places with two queries in all: the cameras of
-    their estates, and those inside the box that holds every place's search box."""
+    """`nearest_cameras` for many (estate, lon, lat) places with a few queries in all: the cameras of
+    their estates, and the cameras inside any of their search boxes (a hundred boxes per statement, so
+    that two alarms far apart never fetch every camera of the land between them)."""
     if limit <= 0 or not places:
         return {p: [] for p in places}
     device = METADATA.tables["device"] if device is None else device
@@ -207,15 +209,24 @@ def cameras_at(
         for _, lon, lat in places
         if lon is not None and lat is not None
     }
-    pool: list[Row[Any]] = []
-    if boxes:
-        lat0 = min(b[0] for b in boxes.values())
-        lat1 = max(b[1] for b in boxes.values())
-        lon0 = min(b[2] for b in boxes.values())
-        lon1 = max(b[3] for b in boxes.values())
-        pool = list(
-            conn.execute(query.where(device.c.lat.between(lat0, lat1), device.c.lon.between(lon0, lon1)))
-        )
+    found: dict[str, Row[Any]] = {}
+    points = list(boxes)
+    for i in range(0, len(points), _BOX_CHUNK):
+        inside = [
+            and_(device.c.lat.between(b[0], b[1]), device.c.lon.between(b[2], b[3]))
+            for b in (boxes[p] for p in points[i : i + _BOX_CHUNK])
+        ]
+        found.update((r.id, r) for r in conn.execute(query.where(or_(*inside))))
+    # Cameras in grid cells as wide as the widest box: a place's box lies within the 3 × 3 cells around it.
+    size = max((max(b[1] - b[0], b[3] - b[2]) for b in boxes.values()), default=0.0) or 1.0  # 0 m: points
+    cells: dict[tuple[int, int], list[Row[Any]]] = {}
+    for r in found.values():
+        cells.setdefault((math.floor(r.lat / size), math.floor(r.lon / size)), []).append(r)
+
+    def around(lon: float, lat: float) -> list[Row[Any]]:
+        y, x = math.floor(lat / size), math.floor(lon / size)
+        return [r for dy in (-1, 0, 1) for dx in (-1, 0, 1) for r in cells.get((y + dy, x + dx), ())]
+
     out: dict[tuple[str | None, float | None, float | None], list[CameraRef]] = {}
     for place in places:
         estate, lon, lat = place
@@ -225,7 +236,7 @@ def cameras_at(
             # As the single query: SQL's `estate != X` leaves out cameras with no estate.
             near = [
                 r
-                for r in pool
+                for r in around(lon, lat)
                 if _in_box(r, box) and (estate is None or (r.estate is not None and r.estate != estate))
             ]
         mine = own.get(estate, []) if estate is not None else []
