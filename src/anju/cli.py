@@ -34,6 +34,7 @@ from anju.alarms.rules_cli import rules_app, watchlist_app
 from anju.config import Settings, SettingsError
 from anju.emergency.cli import emergency_app
 from anju.evaluation.cli import evaluate_app
+from anju.heap import settle_after_startup
 from anju.ingest.decode import iter_csv, iter_xlsx, open_text
 from anju.ingest.gateway_cli import gateway as gateway_command
 from anju.ingest.items import Item
@@ -244,6 +245,7 @@ def ingest(
     check_estate(estate)
     fmt = fmt or _guess_format(file)
     svc = _services()
+    settle_after_startup()
     total_size = file.stat().st_size
     if fmt is FileFormat.xlsx:
         total_size = _xlsx_rows(file)
@@ -557,11 +559,13 @@ def serve(
     svc = _services()
     gateway = Gateway(svc, mqtt, client_id=f"anju-serve-{port}", root=mqtt_root) if mqtt is not None else None
     # Silence timers, escalation and notifications run beside the API: the same process, own threads.
+    application = create_app(svc)
+    settle_after_startup()
     with AlarmRuntime(svc):
         if gateway is not None:
             gateway.start()
         try:
-            uvicorn.run(create_app(svc), host=host, port=port, log_level="info")
+            uvicorn.run(application, host=host, port=port, log_level="info")
         finally:
             if gateway is not None:
                 gateway.stop()
@@ -628,8 +632,10 @@ def demo(
         "(POST /api/v1/auth/token for a bearer token)\n"
         "实时告警 live alarms: GET /api/v1/alarms (first ones within a minute) · Ctrl-C 停止 stops."
     )
+    application = create_app(svc)
+    settle_after_startup()
     try:
-        uvicorn.run(create_app(svc), host=host, port=port, log_level="warning")
+        uvicorn.run(application, host=host, port=port, log_level="warning")
     finally:
         stop.set()
         streamer.join(timeout=10)

@@ -19,6 +19,7 @@ from rich.text import Text
 
 from anju.alarms.runtime import AlarmRuntime
 from anju.config import Settings
+from anju.heap import settle_after_startup
 from anju.ingest.mqtt_gateway import Gateway, GatewayStats, parse_url
 from anju.ingest.mqtt_topics import ROOT, shared_filter
 from anju.services import open_services
@@ -110,6 +111,7 @@ def gateway(
         err.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(2) from None
 
+    settle_after_startup()
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
