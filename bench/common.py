@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -351,3 +351,24 @@ def machine() -> dict[str, Any]:
 def print_json_line(data: dict[str, Any]) -> None:
     sys.stdout.write(orjson.dumps(data).decode() + "\n")
     sys.stdout.flush()
+
+
+# ---- the large databases built once and cached (registry_queries, evaluation_scorecard) -----------------
+def is_built(directory: Path) -> bool:
+    return (directory / "built.json").exists()
+
+
+def read_built(directory: Path) -> dict[str, Any]:
+    """What the build of a cached database said (its built.json)."""
+    data: dict[str, Any] = orjson.loads((directory / "built.json").read_bytes())
+    return data
+
+
+def record_build(directory: Path, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run `build` (which fills `directory`), time it, and write what it returned with its seconds to
+    built.json, the mark of a finished build; what was written."""
+    t = time.perf_counter()
+    built = {**build()}
+    built["seconds"] = round(time.perf_counter() - t, 1)
+    (directory / "built.json").write_bytes(orjson.dumps(built))
+    return built

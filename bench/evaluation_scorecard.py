@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import print_json_line, source_digest
+from bench.common import is_built, print_json_line, read_built, record_build, source_digest
 from bench.registry_queries import DATA
 
 COMMUNITY = "C-BENCH"
@@ -227,11 +227,7 @@ def fixture_dir(records: int, estates: int) -> Path:
 
 def build_fixture(work: Path, records: int, estates: int, planted: int = 20_000) -> dict[str, Any]:
     """Build the database into `work` and write its built.json; what it says."""
-    t0 = time.perf_counter()
-    built: dict[str, Any] = {**_build(work, records, estates, planted)}
-    built["seconds"] = round(time.perf_counter() - t0, 1)
-    (work / "built.json").write_text(json.dumps(built))
-    return built
+    return record_build(work, lambda: _build(work, records, estates, planted))
 
 
 def run(
@@ -251,12 +247,11 @@ def run(
     from anju.evaluation.wuhan import evaluate_wuhan
 
     work = keep or fixture_dir(records, estates)
-    marker = work / "built.json"
     built = None
-    if rebuild or not marker.exists():
+    if rebuild or not is_built(work):
         built = build_fixture(work, records, estates, planted)
     elif fresh:
-        built = json.loads(marker.read_text())
+        built = read_built(work)
     svc = _services(work)
     try:
         stored = svc.db.engine.connect().exec_driver_sql("SELECT count(*) FROM rec_access_swipe").scalar()
@@ -284,7 +279,7 @@ def run(
         "db": "sqlite",
         "records": stored,
         "fixture": "built in this run" if built else "cached (built by an earlier run, see built.json)",
-        "build": built or json.loads(marker.read_text()),
+        "build": built or read_built(work),
         "repeat": repeat,
         "best_ms": round(min(times) * 1000, 1),
         "median_ms": round(statistics.median(times) * 1000, 1),

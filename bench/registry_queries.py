@@ -38,7 +38,7 @@ from typing import Any
 
 import orjson
 
-from bench.common import ROOT, Templates, print_json_line, source_digest
+from bench.common import ROOT, Templates, is_built, print_json_line, read_built, record_build, source_digest
 
 DATA = ROOT / "anju-data" / "bench"
 PLANTED = 20_000
@@ -282,11 +282,7 @@ def fixture_dir(records: int, alarms: int) -> Path:
 
 def build_fixture(directory: Path, records: int, alarms: int, planted: int = PLANTED) -> dict[str, Any]:
     """Build the database into `directory` and write its built.json; what it says."""
-    t = time.perf_counter()
-    steps = build(directory, records, alarms, planted)
-    built = {"seconds": round(time.perf_counter() - t, 1), **steps}
-    (directory / "built.json").write_text(orjson.dumps(built).decode())
-    return built
+    return record_build(directory, lambda: build(directory, records, alarms, planted))
 
 
 def run(
@@ -295,12 +291,11 @@ def run(
 ) -> dict[str, Any]:  # fmt: skip
     """Build the database unless it is cached (`fresh`: it was built earlier in this run), then measure."""
     directory = data or fixture_dir(records, alarms)
-    marker = directory / "built.json"
     built: dict[str, Any] | None = None
-    if rebuild or not marker.exists():
+    if rebuild or not is_built(directory):
         built = build_fixture(directory, records, alarms, planted)
     elif fresh:
-        built = orjson.loads(marker.read_text())
+        built = read_built(directory)
     t = time.perf_counter()
     result = measure(directory, planted, repeat)
     s, a = result["search_by_id_number"], result["alarm_list_first_page"]
@@ -311,7 +306,7 @@ def run(
         "alarms": result["alarms"],
         "planted_through_pipeline": planted,
         "fixture": "built in this run" if built else "cached (built by an earlier run, see built.json)",
-        "build": built or orjson.loads(marker.read_text()),
+        "build": built or read_built(directory),
         "database_gb": round(sum(p.stat().st_size for p in directory.glob("anju.db*")) / 1e9, 2),
         "measure_s": round(time.perf_counter() - t, 1),
         "repeat": repeat,

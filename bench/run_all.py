@@ -40,7 +40,7 @@ from bench import (
     profile_ingest,
     registry_queries,
 )
-from bench.common import OUT, ROOT, machine
+from bench.common import OUT, ROOT, is_built, machine
 
 THINGSBOARD = "ThingsBoard single node on 2 vCPU: 5,000 msg/s at 95% CPU (published reference figure)"
 
@@ -278,17 +278,14 @@ def _fixtures(
     """Build the missing large databases side by side: each build is mostly one core's work (SQL inserts
     and index sorts), and nothing is measured meanwhile. Notes in `fresh` which ones were built now."""
     child = None
-    if (
-        "scorecard" not in skip
-        and not (evaluation_scorecard.fixture_dir(scorecard_records, estates) / "built.json").exists()
-    ):
+    if "scorecard" not in skip and not is_built(evaluation_scorecard.fixture_dir(scorecard_records, estates)):
         argv = [sys.executable, "-m", "bench.evaluation_scorecard", "--build-only",
                 "--records", str(scorecard_records), "--estates", str(estates)]  # fmt: skip
         child = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL)
         fresh.add("scorecard")
     try:
         directory = registry_queries.fixture_dir(registry_records, alarms)
-        if "registry" not in skip and not (directory / "built.json").exists():
+        if "registry" not in skip and not is_built(directory):
             registry_queries.build_fixture(directory, registry_records, alarms)
             fresh.add("registry")
     finally:
