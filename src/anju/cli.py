@@ -558,9 +558,9 @@ def serve(
                 raise typer.BadParameter(str(exc), param_hint=hint) from None
     svc = _services()
     gateway = Gateway(svc, mqtt, client_id=f"anju-serve-{port}", root=mqtt_root) if mqtt is not None else None
-    # Silence timers, escalation and notifications run beside the API: the same process, own threads.
     application = create_app(svc)
     settle_after_startup()
+    # Silence timers, escalation and notifications run beside the API: the same process, own threads.
     with AlarmRuntime(svc):
         if gateway is not None:
             gateway.start()
