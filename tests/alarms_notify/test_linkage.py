@@ -143,8 +143,9 @@ def test_nearest_cameras_by_distance_own_estate_first(services: Services) -> Non
 
 
 def test_a_batch_of_places_gets_what_each_place_gets_alone(services: Services) -> None:
-    """cameras_at reads a batch's cameras with two queries; every place must rank as nearest_cameras
-    ranks it alone: own estate, other estates, no estate, no position, far away."""
+    """cameras_at reads a batch's cameras with two queries; every place must get what it gets asked
+    alone (nearest_cameras): a batch never lends one place's cameras to another. Own estate, other
+    estates, no estate, no position, far away."""
     w.build(services)
     places: list[tuple[str | None, float | None, float | None]] = []
     for estate in ("E1", "E2", None, "E9"):

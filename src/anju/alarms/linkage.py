@@ -165,19 +165,8 @@ def nearest_cameras(
 ) -> list[CameraRef]:
     """The `limit` cameras to show with an alarm at (lon, lat) in `estate`; see the module's docstring
     for the order. Only active cameras: a faulty or offline one shows nothing."""
-    if limit <= 0:
-        return []
-    device = METADATA.tables["device"] if device is None else device
-    query = _camera_select(device)
-    own = list(conn.execute(query.where(device.c.estate == estate))) if estate is not None else []
-    near: list[Row[Any]] = []
-    if lon is not None and lat is not None:
-        lat0, lat1, lon0, lon1 = _search_box(lon, lat, max_distance_m)
-        box = query.where(device.c.lat.between(lat0, lat1), device.c.lon.between(lon0, lon1))
-        if estate is not None:
-            box = box.where(device.c.estate != estate)
-        near = list(conn.execute(box))
-    return rank_cameras(own, near, estate, lon, lat, limit=limit, max_distance_m=max_distance_m)
+    place = (estate, lon, lat)
+    return cameras_at(conn, [place], limit=limit, max_distance_m=max_distance_m, device=device)[place]
 
 
 def _in_box(r: Row[Any], box: tuple[float, float, float, float]) -> bool:
